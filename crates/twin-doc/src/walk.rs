@@ -1,0 +1,60 @@
+//! Reads Automerge's history as field-level effects ("put this value at this dotted
+//! path"), for `history` and for replaying a lineage without an erased path.
+
+use std::collections::HashMap;
+
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{ActorId, Automerge, ExpandedChange, ObjType, ScalarValue};
+
+/// What one operation did, at a dotted path.
+#[derive(Debug)]
+pub(crate) struct Effect {
+    pub path: String,
+    pub action: Action,
+}
+
+#[derive(Debug)]
+pub(crate) enum Action {
+    MakeMap,
+    Put(ScalarValue),
+    Delete,
+}
+
+impl Effect {
+    pub(crate) fn deletes(&self) -> bool {
+        matches!(self.action, Action::Delete)
+    }
+}
+
+/// Calls `f` for every change in causal order, with the map-key effects of its ops.
+/// List and text operations (which the twin does not use) are skipped.
+pub(crate) fn walk(doc: &Automerge, mut f: impl FnMut(&ExpandedChange, &[Effect])) {
+    let mut paths: HashMap<(u64, ActorId), String> = HashMap::new();
+    for change in doc.get_changes(&[]) {
+        let expanded = change.decode();
+        let mut effects = Vec::with_capacity(expanded.operations.len());
+        let start = expanded.start_op.get();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            let Key::Map(key) = &op.key else { continue };
+            let parent = match &op.obj {
+                ObjectId::Root => String::new(),
+                ObjectId::Id(OpId(counter, actor)) => match paths.get(&(*counter, actor.clone())) {
+                    Some(p) => p.clone(),
+                    None => continue,
+                },
+            };
+            let path = if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") };
+            let action = match &op.action {
+                OpType::Make(ObjType::Map) => {
+                    paths.insert((start + i as u64, expanded.actor_id.clone()), path.clone());
+                    Action::MakeMap
+                }
+                OpType::Put(v) => Action::Put(v.clone()),
+                OpType::Delete => Action::Delete,
+                _ => continue,
+            };
+            effects.push(Effect { path, action });
+        }
+        f(&expanded, &effects);
+    }
+}
