@@ -1,0 +1,111 @@
+use std::io;
+use std::path::{Path, PathBuf};
+
+use twin_crypto::{KdfError, RecoveryCodeError};
+use twin_doc::DocError;
+use twin_schema::{FragmentError, UnknownField};
+use twin_store::StoreError;
+
+/// Why a vault operation failed. Each variant has a stable [`VaultError::code`] for the
+/// CLI and the app, and a message written for the citizen: what happened, what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No vault in this folder.
+    #[error("there is no vault in {0}; create one with `twin init`")]
+    NoVault(PathBuf),
+    /// A vault already exists here.
+    #[error("there is already a vault in {0}; nothing was changed")]
+    AlreadyExists(PathBuf),
+    /// The passphrase does not open the vault.
+    #[error(
+        "that passphrase does not open this vault, so nothing was changed. If you have forgotten it, run `twin recover` with your recovery code"
+    )]
+    WrongPassphrase,
+    /// The recovery code is well-formed but does not open this vault.
+    #[error("that recovery code does not open this vault, so nothing was changed. Check it against your printed copy")]
+    WrongRecoveryCode,
+    /// The recovery code was mistyped.
+    #[error("the recovery code was not accepted: {0}")]
+    RecoveryCode(#[from] RecoveryCodeError),
+    /// A new passphrase too weak to protect the twin.
+    #[error("{0}")]
+    WeakPassphrase(&'static str),
+    /// The key file cannot be read.
+    #[error("the vault's key file {path} is damaged ({detail}); nothing was changed. Restore the vault from a backup")]
+    KeyFileDamaged {
+        /// The key file.
+        path: PathBuf,
+        /// Which check failed.
+        detail: String,
+    },
+    /// A file from a newer version of Citizen Twin.
+    #[error("{path} was made by a newer version of Citizen Twin ({found}); please update")]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// The format it declares.
+        found: String,
+    },
+    /// Unsafe key-derivation settings in the key file.
+    #[error("the vault's key file is damaged: {0}")]
+    Kdf(#[from] KdfError),
+    /// Another program has this vault open.
+    #[error("the vault is open in another window or command; close it and try again")]
+    Busy,
+    /// A path that names no field.
+    #[error(transparent)]
+    UnknownField(#[from] UnknownField),
+    /// A twin document error: schema, opt-in, or damage.
+    #[error(transparent)]
+    Doc(#[from] DocError),
+    /// An import file that is not a valid twin fragment.
+    #[error("nothing was imported: {0}")]
+    Import(#[from] FragmentError),
+    /// A database error.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file-system error.
+    #[error("could not use {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl VaultError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> VaultError {
+        if source.raw_os_error() == Some(28) {
+            return VaultError::Store(StoreError::DiskFull);
+        }
+        VaultError::Io { path: path.to_owned(), source }
+    }
+
+    /// A stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VaultError::NoVault(_) => "no-vault",
+            VaultError::AlreadyExists(_) => "vault-exists",
+            VaultError::WrongPassphrase => "wrong-passphrase",
+            VaultError::WrongRecoveryCode => "wrong-recovery-code",
+            VaultError::RecoveryCode(_) => "recovery-code-mistyped",
+            VaultError::WeakPassphrase(_) => "weak-passphrase",
+            VaultError::KeyFileDamaged { .. } | VaultError::Kdf(_) => "key-file-damaged",
+            VaultError::Newer { .. } | VaultError::Store(StoreError::Newer { .. }) => "newer-format",
+            VaultError::Busy => "vault-busy",
+            VaultError::UnknownField(_) | VaultError::Doc(DocError::UnknownField(_)) => "unknown-field",
+            VaultError::Doc(DocError::Invalid(_)) => "invalid-value",
+            VaultError::Doc(DocError::NotOptedIn(_)) => "not-opted-in",
+            VaultError::Doc(_) => "document-damaged",
+            VaultError::Import(_) => "invalid-import",
+            VaultError::Store(StoreError::DiskFull) => "disk-full",
+            VaultError::Store(StoreError::Missing(_)) => "database-missing",
+            VaultError::Store(StoreError::Damaged { .. }) => "database-damaged",
+            VaultError::Store(_) => "database-error",
+            VaultError::Io { .. } => "io-error",
+        }
+    }
+}

@@ -1,0 +1,148 @@
+use super::*;
+use serde_json::json;
+
+fn pass(s: &str) -> Passphrase {
+    Passphrase::new(s.to_owned())
+}
+
+const P: &str = "correct horse battery";
+
+#[test]
+fn init_unlock_edit_and_wrong_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _code) = Vault::init(&d, &pass(P)).unwrap();
+    assert!(v.set("personal.full_name", "Alex Smith", None).unwrap());
+    v.lock().unwrap();
+    assert!(matches!(Vault::unlock(&d, &pass("wrong passphrase")), Err(VaultError::WrongPassphrase)));
+    let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+    assert_eq!(v.get("personal.full_name").unwrap(), Some(json!("Alex Smith")));
+    let log = v.audit().unwrap();
+    assert!(log.iter().any(|e| e.kind == "failed-unlocks" && e.line.starts_with("1 failed attempt")));
+    assert!(v.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn second_opener_is_told_the_vault_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (_v, _) = Vault::init(&d, &pass(P)).unwrap();
+    assert!(matches!(Vault::unlock(&d, &pass(P)), Err(VaultError::Busy)));
+}
+
+#[test]
+fn recovery_code_sets_a_new_passphrase_and_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (v, code) = Vault::init(&d, &pass(P)).unwrap();
+    v.lock().unwrap();
+    let text = code.0.display();
+    let (v, new_code) = Vault::recover(&d, &text, &pass("a brand new passphrase")).unwrap();
+    v.lock().unwrap();
+    assert!(matches!(Vault::unlock(&d, &pass(P)), Err(VaultError::WrongPassphrase)));
+    Vault::unlock(&d, &pass("a brand new passphrase")).unwrap().lock().unwrap();
+    assert!(matches!(
+        Vault::recover(&d, &text, &pass("another passphrase!")),
+        Err(VaultError::WrongRecoveryCode)
+    ));
+    Vault::recover(&d, &new_code.0.display(), &pass("another passphrase!")).unwrap();
+}
+
+#[test]
+fn passphrase_change_does_not_rewrite_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+    let db = locked_status(&d).unwrap().database;
+    v.change_passphrase(&pass("the new passphrase")).unwrap();
+    v.lock().unwrap();
+    assert_eq!(locked_status(&d).unwrap().database, db);
+    Vault::unlock(&d, &pass("the new passphrase")).unwrap();
+}
+
+#[test]
+fn erase_rekeys_into_a_new_file_and_destroys_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, code) = Vault::init(&d, &pass(P)).unwrap();
+    v.set("personal.email", "canary@example.org", None).unwrap();
+    v.set("personal.full_name", "Keep", None).unwrap();
+    let report = v.erase("personal.email").unwrap();
+    assert!(!report.destroyed_database.exists());
+    assert!(report.new_database.exists());
+    assert_eq!(v.get("personal.email").unwrap(), None);
+    assert_eq!(v.get("personal.full_name").unwrap(), Some(json!("Keep")));
+    v.lock().unwrap();
+    let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+    assert!(v.verify_audit().unwrap().is_intact(), "{:?}", v.audit().unwrap());
+    assert_eq!(v.history("personal.full_name").unwrap().len(), 1);
+    v.lock().unwrap();
+    // The recovery code still opens the re-keyed vault.
+    Vault::recover(&d, &code.0.display(), &pass("after erasure pass")).unwrap();
+}
+
+#[test]
+fn opt_out_erases_the_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+    assert!(matches!(
+        v.set("health.gp_practice", "Park Lane", None),
+        Err(VaultError::Doc(twin_doc::DocError::NotOptedIn(_)))
+    ));
+    v.opt_in(Category::Health).unwrap();
+    v.set("health.gp_practice", "Park Lane", None).unwrap();
+    let r = v.opt_out(Category::Health).unwrap().unwrap();
+    assert_eq!(r.fields_cleared.len(), 1);
+    assert!(!v.opted_in(Category::Health));
+    assert!(v.history("health.gp_practice").unwrap().is_empty());
+}
+
+#[test]
+fn a_log_cut_short_at_rest_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+    v.set("personal.full_name", "A B", None).unwrap();
+    v.set("personal.full_name", "A C", None).unwrap();
+    let key = v.data_key.clone();
+    let db = v.keys.database_path(&d);
+    v.lock().unwrap();
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal().as_str())).unwrap();
+        c.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", []).unwrap();
+    }
+    let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+    let report = v.verify_audit().unwrap();
+    assert!(!report.is_intact());
+    assert_eq!(report.cut_short.len(), 1);
+}
+
+#[test]
+fn import_is_all_or_nothing_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+    let bad = json!({"personal": {"full_name": "X", "household": {"size": 0}}});
+    assert!(matches!(v.import(&bad, "f.json"), Err(VaultError::Import(_))));
+    assert_eq!(v.get("personal.full_name").unwrap(), None);
+    let good = json!({"personal": {"full_name": "X", "address": {"town": "Leeds"}}});
+    let r = v.import(&good, "f.json").unwrap();
+    assert_eq!(r.changed.len(), 2);
+    let r = v.import(&good, "f.json").unwrap();
+    assert_eq!((r.changed.len(), r.unchanged.len()), (0, 2));
+}
+
+#[test]
+fn delete_vault_removes_keys_first_and_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (v, _) = Vault::init(&d, &pass(P)).unwrap();
+    v.lock().unwrap();
+    let r = delete_vault(&d).unwrap();
+    assert!(r.removed[0].ends_with("vault.keys"));
+    assert!(r.removed_folder);
+    assert!(!d.exists());
+    assert!(matches!(delete_vault(&d), Err(VaultError::NoVault(_))));
+}
