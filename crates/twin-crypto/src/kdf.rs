@@ -39,7 +39,11 @@ impl KdfParams {
         let ok = (Self::MIN_MEMORY_KIB..=Self::MAX_MEMORY_KIB).contains(&self.memory_kib)
             && (1..=Self::MAX_ITERATIONS).contains(&self.iterations)
             && (1..=Self::MAX_PARALLELISM).contains(&self.parallelism);
-        if ok { Ok(self) } else { Err(KdfError::OutOfBounds(self)) }
+        if ok {
+            Ok(self)
+        } else {
+            Err(KdfError::OutOfBounds(self))
+        }
     }
 }
 
@@ -59,10 +63,19 @@ pub enum KdfError {
 }
 
 /// Argon2id(passphrase, salt, params) → a key-encryption key. Checks `params` first.
-pub fn derive_kek(passphrase: &Passphrase, salt: &[u8; 16], params: KdfParams) -> Result<Kek, KdfError> {
+pub fn derive_kek(
+    passphrase: &Passphrase,
+    salt: &[u8; 16],
+    params: KdfParams,
+) -> Result<Kek, KdfError> {
     let params = params.check()?;
-    let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-        .map_err(|_| KdfError::Argon2)?;
+    let p = argon2::Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(32),
+    )
+    .map_err(|_| KdfError::Argon2)?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = Zeroizing::new([0u8; 32]);
     argon
@@ -78,10 +91,22 @@ mod tests {
     #[test]
     fn hostile_parameters_are_refused_before_any_work() {
         for bad in [
-            KdfParams { memory_kib: u32::MAX, ..KdfParams::DEFAULT },
-            KdfParams { iterations: 1_000_000, ..KdfParams::DEFAULT },
-            KdfParams { parallelism: 0, ..KdfParams::DEFAULT },
-            KdfParams { memory_kib: 8, ..KdfParams::DEFAULT },
+            KdfParams {
+                memory_kib: u32::MAX,
+                ..KdfParams::DEFAULT
+            },
+            KdfParams {
+                iterations: 1_000_000,
+                ..KdfParams::DEFAULT
+            },
+            KdfParams {
+                parallelism: 0,
+                ..KdfParams::DEFAULT
+            },
+            KdfParams {
+                memory_kib: 8,
+                ..KdfParams::DEFAULT
+            },
         ] {
             let r = derive_kek(&Passphrase::new("x".into()), &[0; 16], bad);
             assert!(matches!(r, Err(KdfError::OutOfBounds(_))), "{bad:?}");
@@ -91,7 +116,11 @@ mod tests {
     #[test]
     fn same_input_same_key_different_salt_different_key() {
         let p = Passphrase::new("correct horse battery".into());
-        let small = KdfParams { memory_kib: KdfParams::MIN_MEMORY_KIB, iterations: 1, parallelism: 1 };
+        let small = KdfParams {
+            memory_kib: KdfParams::MIN_MEMORY_KIB,
+            iterations: 1,
+            parallelism: 1,
+        };
         let a = derive_kek(&p, &[1; 16], small).unwrap();
         let b = derive_kek(&p, &[1; 16], small).unwrap();
         let c = derive_kek(&p, &[2; 16], small).unwrap();

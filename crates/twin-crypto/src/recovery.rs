@@ -31,7 +31,9 @@ pub enum RecoveryCodeError {
         found: usize,
     },
     /// A character that is not in the code's alphabet.
-    #[error("group {group} has a character that is never used in recovery codes (check for typing mistakes)")]
+    #[error(
+        "group {group} has a character that is never used in recovery codes (check for typing mistakes)"
+    )]
     BadCharacter {
         /// 1-based group number.
         group: usize,
@@ -86,12 +88,14 @@ impl RecoveryCode {
             let mut values = Zeroizing::new([0u8; GROUP_LEN + 1]);
             values[0] = g as u8;
             for (i, &c) in group.iter().enumerate() {
-                values[i + 1] = value_of(c).ok_or(RecoveryCodeError::BadCharacter { group: g + 1 })?;
+                values[i + 1] =
+                    value_of(c).ok_or(RecoveryCodeError::BadCharacter { group: g + 1 })?;
             }
             if luhn_check(&values[..GROUP_LEN]) != values[GROUP_LEN] {
                 return Err(RecoveryCodeError::Checksum { group: g + 1 });
             }
-            digits[g * DATA_PER_GROUP..(g + 1) * DATA_PER_GROUP].copy_from_slice(&values[1..GROUP_LEN]);
+            digits[g * DATA_PER_GROUP..(g + 1) * DATA_PER_GROUP]
+                .copy_from_slice(&values[1..GROUP_LEN]);
         }
         let mut bytes = [0u8; SECRET_BYTES];
         let mut acc: u32 = 0;
@@ -141,7 +145,9 @@ impl RecoveryCode {
     /// The code's group `n` (1-based), for "type back group 3" checks.
     pub fn group(&self, n: usize) -> Option<Zeroizing<String>> {
         let all = self.display();
-        all.split('-').nth(n.checked_sub(1)?).map(|g| Zeroizing::new(g.to_owned()))
+        all.split('-')
+            .nth(n.checked_sub(1)?)
+            .map(|g| Zeroizing::new(g.to_owned()))
     }
 
     /// HKDF-SHA256(salt, code) → key-encryption key.

@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn sqlcipher_literal_is_hex_raw_key() {
         let k = DataKey::from_bytes([1; 32]);
-        assert_eq!(k.sqlcipher_literal().as_str(), format!("x'{}'", "01".repeat(32)));
+        assert_eq!(
+            k.sqlcipher_literal().as_str(),
+            format!("x'{}'", "01".repeat(32))
+        );
     }
 
     #[test]

@@ -31,7 +31,13 @@ impl WrappedKey {
         let cipher = XChaCha20Poly1305::new(&Key::from(*kek.expose()));
         let nonce: [u8; 24] = random_array();
         let sealed = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: key.expose(), aad: context })
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: key.expose(),
+                    aad: context,
+                },
+            )
             .expect("sealing 32 bytes cannot exceed XChaCha20-Poly1305's limits");
         WrappedKey { nonce, sealed }
     }
@@ -41,7 +47,13 @@ impl WrappedKey {
         let cipher = XChaCha20Poly1305::new(&Key::from(*kek.expose()));
         let plain = Zeroizing::new(
             cipher
-                .decrypt(&XNonce::from(self.nonce), Payload { msg: &self.sealed, aad: context })
+                .decrypt(
+                    &XNonce::from(self.nonce),
+                    Payload {
+                        msg: &self.sealed,
+                        aad: context,
+                    },
+                )
                 .map_err(|_| UnwrapError)?,
         );
         let bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| UnwrapError)?;
@@ -61,7 +73,10 @@ mod tests {
         let w = WrappedKey::seal(&kek, &key, b"slot:passphrase");
         assert_eq!(w.open(&kek, b"slot:passphrase").unwrap(), key);
         assert_eq!(w.open(&kek, b"slot:recovery"), Err(UnwrapError));
-        assert_eq!(w.open(&Kek::generate(), b"slot:passphrase"), Err(UnwrapError));
+        assert_eq!(
+            w.open(&Kek::generate(), b"slot:passphrase"),
+            Err(UnwrapError)
+        );
     }
 
     proptest! {

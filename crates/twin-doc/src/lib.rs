@@ -28,7 +28,14 @@ pub use automerge::ChangeHash;
 const CONSENTS: &str = "consents";
 const LINEAGE: &str = "lineage";
 const ROOT_MAPS: [&str; 8] = [
-    "personal", "government", "health", "social", "records", "grants", CONSENTS, LINEAGE,
+    "personal",
+    "government",
+    "health",
+    "social",
+    "records",
+    "grants",
+    CONSENTS,
+    LINEAGE,
 ];
 
 /// Who made an edit and why; the time is the change's own timestamp.
@@ -103,12 +110,15 @@ impl TwinDoc {
         let mut doc = Automerge::new().with_actor(ActorId::from(actor));
         let mut tx = doc.transaction();
         for name in ROOT_MAPS {
-            tx.put_object(ROOT, name, ObjType::Map).expect("root is a map");
+            tx.put_object(ROOT, name, ObjType::Map)
+                .expect("root is a map");
         }
         make_field_groups(&mut tx);
         let lin = map_at(&mut tx, LINEAGE);
-        tx.put(&lin, "id", lineage.to_string()).expect("lineage is a map");
-        tx.put_object(&lin, "erased", ObjType::Map).expect("lineage is a map");
+        tx.put(&lin, "id", lineage.to_string())
+            .expect("lineage is a map");
+        tx.put_object(&lin, "erased", ObjType::Map)
+            .expect("lineage is a map");
         commit(tx, prov);
         TwinDoc { doc }
     }
@@ -188,8 +198,10 @@ impl TwinDoc {
         let mut tx = self.doc.transaction();
         let consents = map_at(&mut tx, CONSENTS);
         let cat = ensure_map(&mut tx, &consents, category.as_str());
-        tx.put(&cat, "opted_in", on).expect("consent entry is a map");
-        tx.put(&cat, "at_ms", prov.at_ms).expect("consent entry is a map");
+        tx.put(&cat, "opted_in", on)
+            .expect("consent entry is a map");
+        tx.put(&cat, "at_ms", prov.at_ms)
+            .expect("consent entry is a map");
         commit(tx, prov);
     }
 
@@ -285,7 +297,8 @@ impl TwinDoc {
         let mut out = Vec::new();
         walk::walk(&self.doc, |change, effects| {
             for e in effects {
-                let touches = e.path == path.as_str() || (e.deletes() && path_within(path.as_str(), &e.path));
+                let touches =
+                    e.path == path.as_str() || (e.deletes() && path_within(path.as_str(), &e.path));
                 if !touches {
                     continue;
                 }
@@ -293,10 +306,16 @@ impl TwinDoc {
                     (walk::Action::Put(s), Some(k)) => to_json(k, s),
                     _ => None,
                 };
-                let msg: Option<Message> = change.message.as_deref().and_then(|m| serde_json::from_str(m).ok());
+                let msg: Option<Message> = change
+                    .message
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str(m).ok());
                 out.push(HistoryEntry {
                     at_ms: change.time,
-                    who: msg.as_ref().map(|m| m.who.clone()).unwrap_or_else(|| "unknown".into()),
+                    who: msg
+                        .as_ref()
+                        .map(|m| m.who.clone())
+                        .unwrap_or_else(|| "unknown".into()),
                     why: msg.map(|m| m.why).unwrap_or_default(),
                     device: change.actor_id.to_hex_string(),
                     value,
@@ -323,7 +342,12 @@ impl TwinDoc {
     /// with its provenance and time, so history of the other fields survives, while no
     /// byte of the erased value is carried over. The erased path (never its value) is
     /// added to `lineage.erased`.
-    pub fn rebuild_without(&self, erase: &FieldPath, new_lineage: LineageId, prov: &Provenance) -> TwinDoc {
+    pub fn rebuild_without(
+        &self,
+        erase: &FieldPath,
+        new_lineage: LineageId,
+        prov: &Provenance,
+    ) -> TwinDoc {
         let mut fresh = Automerge::new().with_actor(self.doc.get_actor().clone());
         let mut erased: Vec<String> = self.erased_paths();
         erased.push(erase.to_string());
@@ -337,22 +361,22 @@ impl TwinDoc {
             }
             let mut tx = fresh.transaction();
             for e in kept {
-                let segments: Vec<&str> = e.path.split('.').collect();
-                let (last, parents) = segments.split_last().expect("paths have a segment");
+                let (last, parents) = e.segments.split_last().expect("paths have a segment");
                 let mut obj = ROOT;
                 for seg in parents {
                     obj = ensure_map(&mut tx, &obj, seg);
                 }
+                let last = last.as_str();
                 match &e.action {
                     walk::Action::MakeMap => {
                         ensure_map(&mut tx, &obj, last);
                     }
                     walk::Action::Put(s) => {
-                        tx.put(&obj, *last, s.clone()).expect("replayed into a map");
+                        tx.put(&obj, last, s.clone()).expect("replayed into a map");
                     }
                     walk::Action::Delete => {
-                        if matches!(tx.get(&obj, *last), Ok(Some(_))) {
-                            tx.delete(&obj, *last).expect("replayed into a map");
+                        if matches!(tx.get(&obj, last), Ok(Some(_))) {
+                            tx.delete(&obj, last).expect("replayed into a map");
                         }
                     }
                 }
@@ -385,7 +409,8 @@ impl TwinDoc {
             if have != want {
                 match want {
                     Some(v) => {
-                        tx.put(&obj, *last, to_scalar(field.kind(), &v)).expect("map");
+                        tx.put(&obj, *last, to_scalar(field.kind(), &v))
+                            .expect("map");
                     }
                     None => {
                         tx.delete(&obj, *last).expect("map");
@@ -431,7 +456,11 @@ fn commit(tx: Transaction<'_>, prov: &Provenance) {
         why: prov.why.clone(),
     })
     .expect("a message serialises");
-    tx.commit_with(CommitOptions::default().with_message(msg).with_time(prov.at_ms));
+    tx.commit_with(
+        CommitOptions::default()
+            .with_message(msg)
+            .with_time(prov.at_ms),
+    );
 }
 
 /// Creates every group map of the catalogue (`personal.address`, …) up front, so that
@@ -454,7 +483,9 @@ fn map_at(tx: &mut Transaction<'_>, name: &str) -> ObjId {
 fn ensure_map(tx: &mut Transaction<'_>, parent: &ObjId, name: &str) -> ObjId {
     match tx.get(parent, name) {
         Ok(Some((automerge::Value::Object(ObjType::Map), id))) => id,
-        _ => tx.put_object(parent, name, ObjType::Map).expect("parent is a map"),
+        _ => tx
+            .put_object(parent, name, ObjType::Map)
+            .expect("parent is a map"),
     }
 }
 
@@ -474,7 +505,9 @@ fn to_scalar(kind: Kind, v: &Value) -> ScalarValue {
         (Kind::Integer | Kind::Number, Value::Number(n)) if n.is_i64() => {
             ScalarValue::Int(n.as_i64().expect("checked"))
         }
-        (Kind::Integer | Kind::Number, Value::Number(n)) => ScalarValue::F64(n.as_f64().unwrap_or(0.0)),
+        (Kind::Integer | Kind::Number, Value::Number(n)) => {
+            ScalarValue::F64(n.as_f64().unwrap_or(0.0))
+        }
         (_, other) => ScalarValue::Str(other.to_string().into()),
     }
 }

@@ -2,7 +2,11 @@ use super::*;
 use serde_json::json;
 
 fn prov(why: &str, at_ms: i64) -> Provenance {
-    Provenance { who: "you".into(), why: why.into(), at_ms }
+    Provenance {
+        who: "you".into(),
+        why: why.into(),
+        at_ms,
+    }
 }
 
 fn p(s: &str) -> FieldPath {
@@ -20,25 +24,52 @@ fn new_doc() -> TwinDoc {
 #[test]
 fn set_get_and_history_with_provenance() {
     let mut d = new_doc();
-    d.edit(&[(p("personal.full_name"), Some(json!("Alex Smith")))], &prov("first", 10)).unwrap();
-    d.edit(&[(p("personal.full_name"), Some(json!("Alex Jones")))], &prov("married", 20)).unwrap();
-    d.edit(&[(p("personal.household.size"), Some(json!(2)))], &prov("x", 30)).unwrap();
-    assert_eq!(d.get(field("personal.full_name")), Some(json!("Alex Jones")));
+    d.edit(
+        &[(p("personal.full_name"), Some(json!("Alex Smith")))],
+        &prov("first", 10),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("personal.full_name"), Some(json!("Alex Jones")))],
+        &prov("married", 20),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("personal.household.size"), Some(json!(2)))],
+        &prov("x", 30),
+    )
+    .unwrap();
+    assert_eq!(
+        d.get(field("personal.full_name")),
+        Some(json!("Alex Jones"))
+    );
     let h = d.history(&p("personal.full_name"));
     assert_eq!(h.len(), 2);
-    assert_eq!((h[0].at_ms, h[0].why.as_str(), h[0].value.clone()), (10, "first", Some(json!("Alex Smith"))));
+    assert_eq!(
+        (h[0].at_ms, h[0].why.as_str(), h[0].value.clone()),
+        (10, "first", Some(json!("Alex Smith")))
+    );
     assert_eq!((h[1].at_ms, h[1].why.as_str()), (20, "married"));
-    d.edit(&[(p("personal.full_name"), None)], &prov("cleared", 40)).unwrap();
+    d.edit(&[(p("personal.full_name"), None)], &prov("cleared", 40))
+        .unwrap();
     assert_eq!(d.get(field("personal.full_name")), None);
-    assert_eq!(d.history(&p("personal.full_name")).last().unwrap().value, None);
+    assert_eq!(
+        d.history(&p("personal.full_name")).last().unwrap().value,
+        None
+    );
 }
 
 #[test]
 fn unchanged_edits_make_no_change() {
     let mut d = new_doc();
-    d.edit(&[(p("personal.full_name"), Some(json!("A")))], &prov("", 1)).unwrap();
+    d.edit(&[(p("personal.full_name"), Some(json!("A")))], &prov("", 1))
+        .unwrap();
     let n = d.change_count();
-    assert!(d.edit(&[(p("personal.full_name"), Some(json!("A")))], &prov("", 2)).unwrap().is_empty());
+    assert!(
+        d.edit(&[(p("personal.full_name"), Some(json!("A")))], &prov("", 2))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(d.change_count(), n);
 }
 
@@ -46,12 +77,19 @@ fn unchanged_edits_make_no_change() {
 fn opt_in_is_enforced() {
     let mut d = new_doc();
     let e = d
-        .edit(&[(p("health.gp_practice"), Some(json!("Park Lane")))], &prov("", 1))
+        .edit(
+            &[(p("health.gp_practice"), Some(json!("Park Lane")))],
+            &prov("", 1),
+        )
         .unwrap_err();
     assert!(matches!(e, DocError::NotOptedIn(Category::Health)));
     assert!(e.to_string().contains("twin opt-in health"));
     d.set_opt_in(Category::Health, true, &prov("", 2));
-    d.edit(&[(p("health.gp_practice"), Some(json!("Park Lane")))], &prov("", 3)).unwrap();
+    d.edit(
+        &[(p("health.gp_practice"), Some(json!("Park Lane")))],
+        &prov("", 3),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -72,14 +110,25 @@ fn edits_are_all_or_nothing() {
 fn save_load_round_trip_keeps_history() {
     let mut d = new_doc();
     let base = d.heads();
-    d.edit(&[(p("personal.email"), Some(json!("a@example.org")))], &prov("", 5)).unwrap();
+    d.edit(
+        &[(p("personal.email"), Some(json!("a@example.org")))],
+        &prov("", 5),
+    )
+    .unwrap();
     let snap = d.save();
     let inc = {
-        d.edit(&[(p("personal.address.town"), Some(json!("Leeds")))], &prov("", 6)).unwrap();
+        d.edit(
+            &[(p("personal.address.town"), Some(json!("Leeds")))],
+            &prov("", 6),
+        )
+        .unwrap();
         d.save_after(&base)
     };
     let back = TwinDoc::load(&snap, [inc.as_slice()], &[2; 16]).unwrap();
-    assert_eq!(back.get(field("personal.address.town")), Some(json!("Leeds")));
+    assert_eq!(
+        back.get(field("personal.address.town")),
+        Some(json!("Leeds"))
+    );
     assert_eq!(back.history(&p("personal.email")).len(), 1);
     assert!(TwinDoc::load(b"garbage", [], &[2; 16]).is_err());
 }
@@ -88,10 +137,26 @@ fn save_load_round_trip_keeps_history() {
 fn rebuild_drops_every_byte_of_the_erased_value_and_keeps_the_rest() {
     let mut d = new_doc();
     d.set_opt_in(Category::Health, true, &prov("", 1));
-    d.edit(&[(p("personal.full_name"), Some(json!("Keep Me")))], &prov("named", 2)).unwrap();
-    d.edit(&[(p("health.gp_practice"), Some(json!("CANARY-7781")))], &prov("", 3)).unwrap();
-    d.edit(&[(p("health.gp_practice"), Some(json!("CANARY-7782")))], &prov("", 4)).unwrap();
-    d.edit(&[(p("personal.full_name"), Some(json!("Keep Me Too")))], &prov("renamed", 5)).unwrap();
+    d.edit(
+        &[(p("personal.full_name"), Some(json!("Keep Me")))],
+        &prov("named", 2),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("health.gp_practice"), Some(json!("CANARY-7781")))],
+        &prov("", 3),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("health.gp_practice"), Some(json!("CANARY-7782")))],
+        &prov("", 4),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("personal.full_name"), Some(json!("Keep Me Too")))],
+        &prov("renamed", 5),
+    )
+    .unwrap();
     let old_lineage = d.lineage().unwrap();
     let lineage = LineageId::random();
     let r = d.rebuild_without(&p("health"), lineage, &prov("erased health", 6));
@@ -99,9 +164,15 @@ fn rebuild_drops_every_byte_of_the_erased_value_and_keeps_the_rest() {
     assert_ne!(r.lineage(), Some(old_lineage));
     assert_eq!(r.erased_paths(), vec!["health".to_string()]);
     assert_eq!(r.get(field("health.gp_practice")), None);
-    assert_eq!(r.get(field("personal.full_name")), Some(json!("Keep Me Too")));
+    assert_eq!(
+        r.get(field("personal.full_name")),
+        Some(json!("Keep Me Too"))
+    );
     let h = r.history(&p("personal.full_name"));
-    assert_eq!(h.iter().map(|e| e.why.as_str()).collect::<Vec<_>>(), ["named", "renamed"]);
+    assert_eq!(
+        h.iter().map(|e| e.why.as_str()).collect::<Vec<_>>(),
+        ["named", "renamed"]
+    );
     assert!(r.history(&p("health.gp_practice")).is_empty());
     let bytes = r.save();
     assert!(!bytes.windows(6).any(|w| w == b"CANARY"));
@@ -113,8 +184,16 @@ fn rebuild_drops_every_byte_of_the_erased_value_and_keeps_the_rest() {
 fn concurrent_edits_show_as_conflicts() {
     let mut a = new_doc();
     let mut b = TwinDoc::load(&a.save(), [], &[9; 16]).unwrap();
-    a.edit(&[(p("personal.address.town"), Some(json!("Leeds")))], &prov("", 2)).unwrap();
-    b.edit(&[(p("personal.address.town"), Some(json!("York")))], &prov("", 2)).unwrap();
+    a.edit(
+        &[(p("personal.address.town"), Some(json!("Leeds")))],
+        &prov("", 2),
+    )
+    .unwrap();
+    b.edit(
+        &[(p("personal.address.town"), Some(json!("York")))],
+        &prov("", 2),
+    )
+    .unwrap();
     a.doc.merge(&mut b.doc).unwrap();
     let all = a.get_all(field("personal.address.town"));
     assert_eq!(all.len(), 2);
@@ -123,10 +202,36 @@ fn concurrent_edits_show_as_conflicts() {
 
 #[test]
 fn nest_and_describe() {
-    let v = nest(&[(p("personal.address.town"), json!("Leeds")), (p("personal.full_name"), json!("A"))]);
-    assert_eq!(v, json!({"personal": {"address": {"town": "Leeds"}, "full_name": "A"}}));
+    let v = nest(&[
+        (p("personal.address.town"), json!("Leeds")),
+        (p("personal.full_name"), json!("A")),
+    ]);
+    assert_eq!(
+        v,
+        json!({"personal": {"address": {"town": "Leeds"}, "full_name": "A"}})
+    );
     assert_eq!(
         describe(&[p("personal.full_name"), p("personal.address.town")]),
         "full name (personal.full_name) and town or city (personal.address.town)"
     );
+}
+
+#[test]
+fn erasing_twice_keeps_both_paths_listed() {
+    let mut d = new_doc();
+    d.edit(
+        &[(p("personal.email"), Some(json!("a@example.org")))],
+        &prov("", 1),
+    )
+    .unwrap();
+    d.edit(
+        &[(p("personal.phone"), Some(json!("+44 1234 567890")))],
+        &prov("", 2),
+    )
+    .unwrap();
+    let d = d.rebuild_without(&p("personal.email"), LineageId::random(), &prov("", 3));
+    let d = d.rebuild_without(&p("personal.phone"), LineageId::random(), &prov("", 4));
+    let mut erased = d.erased_paths();
+    erased.sort();
+    assert_eq!(erased, ["personal.email", "personal.phone"]);
 }

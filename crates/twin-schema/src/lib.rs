@@ -69,7 +69,7 @@ fn did_you_mean(s: &[String]) -> String {
 
 /// A value that does not meet its field's rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path} does not accept that value: {rule}. {hint}")]
+#[error("the field {path} does not accept that value: {rule}. {hint}")]
 pub struct InvalidValue {
     /// The field.
     pub path: FieldPath,
@@ -84,7 +84,9 @@ pub struct InvalidValue {
 #[non_exhaustive]
 pub enum FragmentError {
     /// The fragment is not a JSON object of categories.
-    #[error("the file must hold a JSON object like {{\"personal\": {{\"full_name\": \"Alex Smith\"}}}}")]
+    #[error(
+        "the file must hold a JSON object like {{\"personal\": {{\"full_name\": \"Alex Smith\"}}}}"
+    )]
     NotAnObject,
     /// A key that names no field.
     #[error(transparent)]
@@ -113,7 +115,9 @@ impl Field {
     }
     /// The category the field lives in.
     pub fn category(&self) -> Category {
-        self.path.category().expect("catalogue paths start with a category")
+        self.path
+            .category()
+            .expect("catalogue paths start with a category")
     }
 
     /// Checks `value` against the field's schema. The error names the first broken rule
@@ -166,8 +170,9 @@ pub struct Catalog {
     fields: BTreeMap<FieldPath, Field>,
 }
 
-static CATALOG: LazyLock<Catalog> =
-    LazyLock::new(|| Catalog::from_schema(FIELDS_SCHEMA).expect("the committed field schema is valid"));
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    Catalog::from_schema(FIELDS_SCHEMA).expect("the committed field schema is valid")
+});
 
 impl Catalog {
     /// The catalogue built from the committed schema.
@@ -179,7 +184,9 @@ impl Catalog {
     pub fn from_schema(text: &str) -> Result<Catalog, String> {
         let root: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut fields = BTreeMap::new();
-        let props = root["properties"].as_object().ok_or("root has no properties")?;
+        let props = root["properties"]
+            .as_object()
+            .ok_or("root has no properties")?;
         for (name, sub) in props {
             name.parse::<Category>().map_err(|e| e.to_string())?;
             let path = FieldPath::parse(name).map_err(|e| e.to_string())?;
@@ -195,8 +202,13 @@ impl Catalog {
 
     /// The fields at or inside `prefix` (a field, a group such as `personal.address`, or
     /// a category). Empty if `prefix` names nothing.
-    pub fn fields_within<'a>(&'a self, prefix: &'a FieldPath) -> impl Iterator<Item = &'a Field> + 'a {
-        self.fields.values().filter(move |f| f.path.is_within(prefix))
+    pub fn fields_within<'a>(
+        &'a self,
+        prefix: &'a FieldPath,
+    ) -> impl Iterator<Item = &'a Field> + 'a {
+        self.fields
+            .values()
+            .filter(move |f| f.path.is_within(prefix))
     }
 
     /// The field at exactly `path`.
@@ -275,7 +287,11 @@ impl Catalog {
 
 const MAX_SHOWN_PATH: usize = 80;
 
-fn collect(path: &FieldPath, node: &Value, out: &mut BTreeMap<FieldPath, Field>) -> Result<(), String> {
+fn collect(
+    path: &FieldPath,
+    node: &Value,
+    out: &mut BTreeMap<FieldPath, Field>,
+) -> Result<(), String> {
     if node["type"] == "object" {
         let props = node["properties"]
             .as_object()
@@ -348,10 +364,16 @@ mod tests {
 
     #[test]
     fn unknown_paths_suggest_the_nearest() {
-        let e = Catalog::get().field("personal.adress.postcode").unwrap_err();
+        let e = Catalog::get()
+            .field("personal.adress.postcode")
+            .unwrap_err();
         assert_eq!(e.suggestions[0], "personal.address.postcode");
         let e = Catalog::get().field("postcod").unwrap_err();
-        assert!(e.suggestions.contains(&"personal.address.postcode".to_owned()), "{e:?}");
+        assert!(
+            e.suggestions
+                .contains(&"personal.address.postcode".to_owned()),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("did you mean"));
     }
 
@@ -366,7 +388,10 @@ mod tests {
         assert!(f.parse_text("31").is_err());
         assert!(f.parse_text("three").is_err());
         let f = Catalog::get().field("personal.date_of_birth").unwrap();
-        assert!(f.parse_text("1958-02-30").is_err(), "format: date is checked");
+        assert!(
+            f.parse_text("1958-02-30").is_err(),
+            "format: date is checked"
+        );
         assert!(f.parse_text("1958-02-28").is_ok());
     }
 
@@ -385,6 +410,9 @@ mod tests {
             c.flatten(&json!({"personal": {"household": {"size": 0}}})),
             Err(FragmentError::Invalid(_))
         ));
-        assert!(matches!(c.flatten(&json!([1])), Err(FragmentError::NotAnObject)));
+        assert!(matches!(
+            c.flatten(&json!([1])),
+            Err(FragmentError::NotAnObject)
+        ));
     }
 }

@@ -75,7 +75,9 @@ pub enum StoreError {
     #[error("{0} already exists; nothing was overwritten")]
     Exists(PathBuf),
     /// The file cannot be read with this key: damaged, truncated or not ours.
-    #[error("the vault's database file {path} is damaged or is not a Citizen Twin database ({detail})")]
+    #[error(
+        "the vault's database file {path} is damaged or is not a Citizen Twin database ({detail})"
+    )]
     Damaged {
         /// The file.
         path: PathBuf,
@@ -83,7 +85,9 @@ pub enum StoreError {
         detail: String,
     },
     /// Made by a newer version of this program.
-    #[error("the vault's database file {path} was made by a newer version of Citizen Twin (format {found}); please update")]
+    #[error(
+        "the vault's database file {path} was made by a newer version of Citizen Twin (format {found}); please update"
+    )]
     Newer {
         /// The file.
         path: PathBuf,
@@ -132,7 +136,10 @@ impl Store {
                 _ => io_err(path, e),
             })?;
         let conn = Connection::open_with_flags(path, flags()).map_err(|e| sql_err(path, e))?;
-        let mut store = Store { conn, path: path.to_owned() };
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
         store.start(key)?;
         Ok(store)
     }
@@ -141,14 +148,22 @@ impl Store {
     pub fn open(path: &Path, key: &DataKey) -> Result<Store, StoreError> {
         match fs::metadata(path) {
             Ok(m) if m.len() == 0 => {
-                return Err(StoreError::Damaged { path: path.to_owned(), detail: "the file is empty".into() });
+                return Err(StoreError::Damaged {
+                    path: path.to_owned(),
+                    detail: "the file is empty".into(),
+                });
             }
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::Missing(path.to_owned())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing(path.to_owned()));
+            }
             Err(e) => return Err(io_err(path, e)),
         }
         let conn = Connection::open_with_flags(path, flags()).map_err(|e| sql_err(path, e))?;
-        let mut store = Store { conn, path: path.to_owned() };
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
         store.start(key)?;
         Ok(store)
     }
@@ -157,13 +172,16 @@ impl Store {
         let path = self.path.clone();
         let c = &self.conn;
         // Silence SQLCipher before the key: a wrong key must print only our message.
-        c.execute_batch("PRAGMA cipher_log_level = NONE;").map_err(|e| sql_err(&path, e))?;
+        c.execute_batch("PRAGMA cipher_log_level = NONE;")
+            .map_err(|e| sql_err(&path, e))?;
         let literal = key.sqlcipher_literal();
         let stmt = zeroize::Zeroizing::new(format!("PRAGMA key = \"{}\";", literal.as_str()));
         c.execute_batch(&stmt).map_err(|e| sql_err(&path, e))?;
         // The first read checks the key against the file's page MACs.
-        c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| damaged(&path, e))?;
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| damaged(&path, e))?;
         c.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
@@ -183,7 +201,10 @@ impl Store {
             .map_err(|e| damaged(&path, e))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::Newer { path, found: version });
+            return Err(StoreError::Newer {
+                path,
+                found: version,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(|e| sql_err(&path, e))?;
@@ -198,7 +219,14 @@ impl Store {
                 .query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
                 .map_err(|e| damaged(&path, e))
                 .and_then(|s| {
-                    if s == "ok" { Ok(()) } else { Err(StoreError::Damaged { path: path.clone(), detail: s }) }
+                    if s == "ok" {
+                        Ok(())
+                    } else {
+                        Err(StoreError::Damaged {
+                            path: path.clone(),
+                            detail: s,
+                        })
+                    }
                 })?;
         }
         Ok(())
@@ -239,9 +267,11 @@ impl Store {
     /// Number of change blocks saved since the last snapshot, and their total size.
     pub fn pending_changes(&self) -> Result<(u64, u64), StoreError> {
         self.conn
-            .query_row("SELECT count(*), coalesce(sum(length(bytes)), 0) FROM changes", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-            })
+            .query_row(
+                "SELECT count(*), coalesce(sum(length(bytes)), 0) FROM changes",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
             .map_err(|e| self.damaged(e))
     }
 
@@ -255,8 +285,11 @@ impl Store {
         }
         insert_audit(&tx, &batch.audit).map_err(|e| sql_err(&path, e))?;
         for (k, v) in &batch.meta {
-            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![k, v])
-                .map_err(|e| sql_err(&path, e))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(|e| sql_err(&path, e))?;
         }
         tx.commit().map_err(|e| sql_err(&path, e))
     }
@@ -266,9 +299,13 @@ impl Store {
     pub fn compact(&mut self, snapshot: &[u8]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sql_err(&path, e))?;
-        tx.execute("INSERT OR REPLACE INTO snapshot (id, bytes) VALUES (1, ?1)", [snapshot])
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot (id, bytes) VALUES (1, ?1)",
+            [snapshot],
+        )
+        .map_err(|e| sql_err(&path, e))?;
+        tx.execute("DELETE FROM changes", [])
             .map_err(|e| sql_err(&path, e))?;
-        tx.execute("DELETE FROM changes", []).map_err(|e| sql_err(&path, e))?;
         tx.commit().map_err(|e| sql_err(&path, e))
     }
 
@@ -297,10 +334,17 @@ impl Store {
     /// The last audit entry's number and hash, if any.
     pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         self.conn
-            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                let hash: Vec<u8> = r.get(1)?;
-                Ok((r.get::<_, i64>(0)? as u64, hash.try_into().unwrap_or([0; 32])))
-            })
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| {
+                    let hash: Vec<u8> = r.get(1)?;
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        hash.try_into().unwrap_or([0; 32]),
+                    ))
+                },
+            )
             .optional()
             .map_err(|e| self.damaged(e))
     }
@@ -308,10 +352,19 @@ impl Store {
     /// Writes a new database at `path` under `key` holding this store's metadata and
     /// audit log and the given document snapshot, and nothing else: no old change
     /// blocks, no free pages, no WAL frames of this file. Used by erasure.
-    pub fn write_fresh(&self, path: &Path, key: &DataKey, snapshot: &[u8], extra: Batch) -> Result<Store, StoreError> {
+    pub fn write_fresh(
+        &self,
+        path: &Path,
+        key: &DataKey,
+        snapshot: &[u8],
+        extra: Batch,
+    ) -> Result<Store, StoreError> {
         let mut fresh = Store::create(path, key)?;
         let meta: Vec<(String, Vec<u8>)> = {
-            let mut stmt = self.conn.prepare("SELECT key, value FROM meta").map_err(|e| self.damaged(e))?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT key, value FROM meta")
+                .map_err(|e| self.damaged(e))?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| self.damaged(e))?
@@ -320,13 +373,19 @@ impl Store {
         let fpath = fresh.path.clone();
         let tx = fresh.conn.transaction().map_err(|e| sql_err(&fpath, e))?;
         for (k, v) in meta.iter().chain(extra.meta.iter()) {
-            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![k, v])
-                .map_err(|e| sql_err(&fpath, e))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(|e| sql_err(&fpath, e))?;
         }
         insert_audit(&tx, &audit).map_err(|e| sql_err(&fpath, e))?;
         insert_audit(&tx, &extra.audit).map_err(|e| sql_err(&fpath, e))?;
-        tx.execute("INSERT INTO snapshot (id, bytes) VALUES (1, ?1)", [snapshot])
-            .map_err(|e| sql_err(&fpath, e))?;
+        tx.execute(
+            "INSERT INTO snapshot (id, bytes) VALUES (1, ?1)",
+            [snapshot],
+        )
+        .map_err(|e| sql_err(&fpath, e))?;
         tx.commit().map_err(|e| sql_err(&fpath, e))?;
         fresh.checkpoint()?;
         Ok(fresh)
@@ -369,9 +428,17 @@ pub fn make_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn insert_audit(tx: &rusqlite::Transaction<'_>, rows: &[AuditRow]) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached("INSERT INTO audit (seq, at_ms, kind, line, hash) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO audit (seq, at_ms, kind, line, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for r in rows {
-        stmt.execute(params![r.seq as i64, r.at_ms, r.kind, r.line, r.hash.as_slice()])?;
+        stmt.execute(params![
+            r.seq as i64,
+            r.at_ms,
+            r.kind,
+            r.line,
+            r.hash.as_slice()
+        ])?;
     }
     Ok(())
 }
@@ -381,7 +448,10 @@ fn flags() -> OpenFlags {
 }
 
 fn io_err(path: &Path, source: io::Error) -> StoreError {
-    StoreError::Io { path: path.to_owned(), source }
+    StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn is_full(e: &rusqlite::Error) -> bool {
@@ -394,11 +464,17 @@ fn sql_err(path: &Path, e: rusqlite::Error) -> StoreError {
     }
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
         {
             damaged(path, e)
         }
-        _ => StoreError::Sql { path: path.to_owned(), detail: code_only(&e) },
+        _ => StoreError::Sql {
+            path: path.to_owned(),
+            detail: code_only(&e),
+        },
     }
 }
 
@@ -406,7 +482,10 @@ fn damaged(path: &Path, e: rusqlite::Error) -> StoreError {
     if is_full(&e) {
         return StoreError::DiskFull;
     }
-    StoreError::Damaged { path: path.to_owned(), detail: code_only(&e) }
+    StoreError::Damaged {
+        path: path.to_owned(),
+        detail: code_only(&e),
+    }
 }
 
 /// SQLite's error code and its generic description; never the message text, which can

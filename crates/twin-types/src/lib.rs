@@ -57,7 +57,9 @@ impl fmt::Display for Category {
 
 /// A category name that is not one of the twin's four.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("there is no category called \"{0}\"; the categories are personal, government, health and social")]
+#[error(
+    "there is no category called \"{0}\"; the categories are personal, government, health and social"
+)]
 pub struct UnknownCategory(String);
 
 impl FromStr for Category {
@@ -119,7 +121,9 @@ impl FieldPath {
             let ok = matches!(chars.next(), Some('a'..='z'))
                 && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
             if !ok {
-                return Err(FieldPathError::BadSegment(segment.chars().take(40).collect()));
+                return Err(FieldPathError::BadSegment(
+                    segment.chars().take(40).collect(),
+                ));
             }
         }
         if depth > MAX_PATH_DEPTH {
@@ -147,7 +151,8 @@ impl FieldPath {
     /// `personal.address` and within `personal`, but not within `personal.add`).
     pub fn is_within(&self, prefix: &FieldPath) -> bool {
         self.0 == prefix.0
-            || (self.0.starts_with(&prefix.0) && self.0.as_bytes().get(prefix.0.len()) == Some(&b'.'))
+            || (self.0.starts_with(&prefix.0)
+                && self.0.as_bytes().get(prefix.0.len()) == Some(&b'.'))
     }
 
     /// The path with one more segment appended.
@@ -272,9 +277,18 @@ mod tests {
         assert!(p.is_within(&FieldPath::parse("personal").unwrap()));
         assert!(!p.is_within(&FieldPath::parse("personal.add").unwrap()));
         assert_eq!(FieldPath::parse(""), Err(FieldPathError::Empty));
-        assert!(matches!(FieldPath::parse("Personal"), Err(FieldPathError::BadSegment(_))));
-        assert!(matches!(FieldPath::parse("a..b"), Err(FieldPathError::BadSegment(_))));
-        assert_eq!(FieldPath::parse("a.b.c.d.e.f.g.h.i"), Err(FieldPathError::TooDeep));
+        assert!(matches!(
+            FieldPath::parse("Personal"),
+            Err(FieldPathError::BadSegment(_))
+        ));
+        assert!(matches!(
+            FieldPath::parse("a..b"),
+            Err(FieldPathError::BadSegment(_))
+        ));
+        assert_eq!(
+            FieldPath::parse("a.b.c.d.e.f.g.h.i"),
+            Err(FieldPathError::TooDeep)
+        );
     }
 
     #[test]

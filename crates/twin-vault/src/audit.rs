@@ -43,7 +43,13 @@ impl AuditReport {
 
 pub(crate) const GENESIS: [u8; 32] = [0; 32];
 
-pub(crate) fn chain_hash(prev: &[u8; 32], seq: u64, at_ms: i64, kind: &str, line: &str) -> [u8; 32] {
+pub(crate) fn chain_hash(
+    prev: &[u8; 32],
+    seq: u64,
+    at_ms: i64,
+    kind: &str,
+    line: &str,
+) -> [u8; 32] {
     sha256_parts(&[
         b"citizen-twin/audit/v1",
         prev,
@@ -58,7 +64,13 @@ pub(crate) fn chain_hash(prev: &[u8; 32], seq: u64, at_ms: i64, kind: &str, line
 pub(crate) fn next_row(head: (u64, [u8; 32]), at_ms: i64, kind: &str, line: String) -> AuditRow {
     let seq = head.0 + 1;
     let hash = chain_hash(&head.1, seq, at_ms, kind, &line);
-    AuditRow { seq, at_ms, kind: kind.to_owned(), line, hash }
+    AuditRow {
+        seq,
+        at_ms,
+        kind: kind.to_owned(),
+        line,
+        hash,
+    }
 }
 
 /// Checks every link of the chain.
@@ -76,7 +88,11 @@ pub(crate) fn verify(rows: &[AuditRow]) -> AuditReport {
     AuditReport {
         entries: rows.len() as u64,
         first_broken,
-        cut_short: rows.iter().filter(|r| r.kind == "log-cut-short").map(|r| r.seq).collect(),
+        cut_short: rows
+            .iter()
+            .filter(|r| r.kind == "log-cut-short")
+            .map(|r| r.seq)
+            .collect(),
     }
 }
 

@@ -23,7 +23,9 @@ pub enum VaultError {
     )]
     WrongPassphrase,
     /// The recovery code is well-formed but does not open this vault.
-    #[error("that recovery code does not open this vault, so nothing was changed. Check it against your printed copy")]
+    #[error(
+        "that recovery code does not open this vault, so nothing was changed. Check it against your printed copy"
+    )]
     WrongRecoveryCode,
     /// The recovery code was mistyped.
     #[error("the recovery code was not accepted: {0}")]
@@ -32,7 +34,9 @@ pub enum VaultError {
     #[error("{0}")]
     WeakPassphrase(&'static str),
     /// The key file cannot be read.
-    #[error("the vault's key file {path} is damaged ({detail}); nothing was changed. Restore the vault from a backup")]
+    #[error(
+        "the vault's key file {path} is damaged ({detail}); nothing was changed. Restore the vault from a backup"
+    )]
     KeyFileDamaged {
         /// The key file.
         path: PathBuf,
@@ -81,7 +85,10 @@ impl VaultError {
         if source.raw_os_error() == Some(28) {
             return VaultError::Store(StoreError::DiskFull);
         }
-        VaultError::Io { path: path.to_owned(), source }
+        VaultError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     /// A stable, machine-readable code for this error.
@@ -94,9 +101,13 @@ impl VaultError {
             VaultError::RecoveryCode(_) => "recovery-code-mistyped",
             VaultError::WeakPassphrase(_) => "weak-passphrase",
             VaultError::KeyFileDamaged { .. } | VaultError::Kdf(_) => "key-file-damaged",
-            VaultError::Newer { .. } | VaultError::Store(StoreError::Newer { .. }) => "newer-format",
+            VaultError::Newer { .. } | VaultError::Store(StoreError::Newer { .. }) => {
+                "newer-format"
+            }
             VaultError::Busy => "vault-busy",
-            VaultError::UnknownField(_) | VaultError::Doc(DocError::UnknownField(_)) => "unknown-field",
+            VaultError::UnknownField(_) | VaultError::Doc(DocError::UnknownField(_)) => {
+                "unknown-field"
+            }
             VaultError::Doc(DocError::Invalid(_)) => "invalid-value",
             VaultError::Doc(DocError::NotOptedIn(_)) => "not-opted-in",
             VaultError::Doc(_) => "document-damaged",

@@ -45,7 +45,11 @@ impl Anchor {
     }
 
     pub fn verify(&self, key: &DataKey) -> bool {
-        key.verify_mac(Self::LABEL, &Self::message(self.length, &self.head), &self.mac)
+        key.verify_mac(
+            Self::LABEL,
+            &Self::message(self.length, &self.head),
+            &self.mac,
+        )
     }
 
     fn message(length: u64, head: &[u8; 32]) -> Vec<u8> {
@@ -95,14 +99,22 @@ impl KeyFile {
 
     /// Seals `key` into both slots under the given key-encryption keys and fresh nonces.
     pub fn seal(&mut self, key: &DataKey, pass: (&Kek, [u8; 16]), recovery: (&Kek, [u8; 16])) {
-        self.passphrase = Slot { salt: pass.1, wrap: WrappedKey::seal(pass.0, key, &self.context("passphrase")) };
-        self.recovery =
-            Slot { salt: recovery.1, wrap: WrappedKey::seal(recovery.0, key, &self.context("recovery")) };
+        self.passphrase = Slot {
+            salt: pass.1,
+            wrap: WrappedKey::seal(pass.0, key, &self.context("passphrase")),
+        };
+        self.recovery = Slot {
+            salt: recovery.1,
+            wrap: WrappedKey::seal(recovery.0, key, &self.context("recovery")),
+        };
     }
 
     pub fn read(dir: &Path) -> Result<KeyFile, VaultError> {
         let path = dir.join(Self::NAME);
-        let damaged = |detail: &str| VaultError::KeyFileDamaged { path: path.clone(), detail: detail.to_owned() };
+        let damaged = |detail: &str| VaultError::KeyFileDamaged {
+            path: path.clone(),
+            detail: detail.to_owned(),
+        };
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -114,9 +126,13 @@ impl KeyFile {
             return Err(damaged("it is far larger than a key file can be"));
         }
         let bytes = fs::read(&path).map_err(|e| VaultError::io(&path, e))?;
-        let disk: OnDisk = serde_json::from_slice(&bytes).map_err(|_| damaged("it is not a readable key file"))?;
+        let disk: OnDisk =
+            serde_json::from_slice(&bytes).map_err(|_| damaged("it is not a readable key file"))?;
         if disk.body.format != FORMAT {
-            return Err(VaultError::Newer { path: path.clone(), found: disk.body.format.chars().take(40).collect() });
+            return Err(VaultError::Newer {
+                path: path.clone(),
+                found: disk.body.format.chars().take(40).collect(),
+            });
         }
         if disk.body.checksum() != disk.checksum {
             return Err(damaged("its checksum does not match"));
@@ -131,7 +147,10 @@ impl KeyFile {
     pub fn write(&self, dir: &Path) -> Result<(), VaultError> {
         let path = dir.join(Self::NAME);
         let tmp = dir.join(format!("{}.tmp", Self::NAME));
-        let disk = OnDisk { body: self.clone(), checksum: self.checksum() };
+        let disk = OnDisk {
+            body: self.clone(),
+            checksum: self.checksum(),
+        };
         let mut text = serde_json::to_vec_pretty(&disk).expect("a key file serialises");
         text.push(b'\n');
         let _ = fs::remove_file(&tmp);
@@ -155,7 +174,9 @@ impl KeyFile {
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), VaultError> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| VaultError::io(dir, e))
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| VaultError::io(dir, e))
 }
 
 /// Overwrites a file's bytes with zeros, syncs, then removes it. On SSDs and journaling

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
-use twin_crypto::{DataKey, KdfParams, Kek, Passphrase, RecoveryCode, RootSecret, derive_kek, random_array};
+use twin_crypto::{DataKey, KdfParams, Kek, RootSecret, derive_kek, random_array};
 use twin_doc::{Provenance, TwinDoc};
 use twin_schema::Catalog;
 use twin_store::{Batch, Store};
@@ -32,8 +32,14 @@ use twin_types::{Category, FieldPath, LineageId, VaultId};
 
 pub use audit::{AuditEntry, AuditReport};
 pub use error::VaultError;
-pub use twin_crypto::harden_process;
-pub use twin_doc::HistoryEntry;
+pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
+pub use twin_doc::{HistoryEntry, nest};
+
+/// Checks that `path` names a field, a group of fields or a category.
+pub fn check_path(path: &str) -> Result<(), VaultError> {
+    Catalog::get().known(path)?;
+    Ok(())
+}
 
 use keyfile::{Anchor, KeyFile, Slot, shred, sync_dir};
 
@@ -153,8 +159,11 @@ fn now_ms() -> i64 {
 
 /// "3 December 2026 at 14:05 UTC".
 pub fn human_time(ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let fmt = time::macros::format_description!("[day padding:none] [month repr:long] [year] at [hour]:[minute] UTC");
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[day padding:none] [month repr:long] [year] at [hour]:[minute] UTC"
+    );
     t.format(&fmt).unwrap_or_default()
 }
 
@@ -178,7 +187,8 @@ fn take_lock(dir: &Path) -> Result<OwnedFd, VaultError> {
         .open(&path)
         .map_err(|e| VaultError::io(&path, e))?;
     let fd = OwnedFd::from(f);
-    rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| VaultError::Busy)?;
+    rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(|_| VaultError::Busy)?;
     Ok(fd)
 }
 
@@ -186,7 +196,9 @@ fn take_lock(dir: &Path) -> Result<OwnedFd, VaultError> {
 /// interrupted before or after the key file switched over. Their keys are gone or were
 /// never published, so they are unreadable; removing them keeps the folder honest.
 fn remove_stale_databases(dir: &Path, current: &str) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let base = name.trim_end_matches("-wal").trim_end_matches("-shm");
@@ -218,13 +230,23 @@ pub fn locked_status(dir: &Path) -> Result<LockedStatus, VaultError> {
 
 fn read_failed_unlocks(dir: &Path) -> Vec<i64> {
     fs::read_to_string(dir.join(FAILED_UNLOCKS))
-        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).take(100_000).collect())
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .take(100_000)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn record_failed_unlock(dir: &Path) {
     let path = dir.join(FAILED_UNLOCKS);
-    if let Ok(mut f) = fs::OpenOptions::new().append(true).create(true).mode(0o600).open(&path) {
+    if let Ok(mut f) = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)
+    {
         let _ = writeln!(f, "{}", now_ms());
         let _ = f.sync_all();
     }
@@ -233,7 +255,10 @@ fn record_failed_unlock(dir: &Path) {
 impl Vault {
     /// Creates a new vault in `dir` (which must not hold one) and returns it unlocked,
     /// with the recovery code to show the citizen once.
-    pub fn init(dir: &Path, passphrase: &Passphrase) -> Result<(Vault, NewRecoveryCode), VaultError> {
+    pub fn init(
+        dir: &Path,
+        passphrase: &Passphrase,
+    ) -> Result<(Vault, NewRecoveryCode), VaultError> {
         check_new_passphrase(passphrase)?;
         if dir.join(KeyFile::NAME).exists() {
             return Err(VaultError::AlreadyExists(dir.to_owned()));
@@ -257,7 +282,11 @@ impl Vault {
         let mut store = Store::create(&db_path, &data_key)?;
         let actor: [u8; 16] = random_array();
         let at = now_ms();
-        let prov = Provenance { who: "you".into(), why: "created your twin".into(), at_ms: at };
+        let prov = Provenance {
+            who: "you".into(),
+            why: "created your twin".into(),
+            at_ms: at,
+        };
         let doc = TwinDoc::create(&actor, LineageId::random(), &prov);
         let row = audit::next_row(
             (0, audit::GENESIS),
@@ -272,9 +301,15 @@ impl Vault {
             audit: vec![row],
             meta: vec![
                 (meta::VAULT_ID.into(), VaultId::random().as_bytes().to_vec()),
-                (meta::ROOT_SECRET.into(), RootSecret::generate().expose().to_vec()),
+                (
+                    meta::ROOT_SECRET.into(),
+                    RootSecret::generate().expose().to_vec(),
+                ),
                 (meta::ACTOR.into(), actor.to_vec()),
-                (meta::RECOVERY_KEK.into(), [rec_salt.as_slice(), rec_kek.expose()].concat()),
+                (
+                    meta::RECOVERY_KEK.into(),
+                    [rec_salt.as_slice(), rec_kek.expose()].concat(),
+                ),
                 (meta::CREATED_MS.into(), at.to_be_bytes().to_vec()),
             ],
         })?;
@@ -283,8 +318,20 @@ impl Vault {
             database,
             generation: 1,
             kdf,
-            passphrase: Slot { salt: pass_salt, wrap: twin_crypto::WrappedKey { nonce: [0; 24], sealed: vec![] } },
-            recovery: Slot { salt: rec_salt, wrap: twin_crypto::WrappedKey { nonce: [0; 24], sealed: vec![] } },
+            passphrase: Slot {
+                salt: pass_salt,
+                wrap: twin_crypto::WrappedKey {
+                    nonce: [0; 24],
+                    sealed: vec![],
+                },
+            },
+            recovery: Slot {
+                salt: rec_salt,
+                wrap: twin_crypto::WrappedKey {
+                    nonce: [0; 24],
+                    sealed: vec![],
+                },
+            },
             anchor: Anchor::new(&data_key, head.0, head.1),
         };
         keys.seal(&data_key, (&pass_kek, pass_salt), (&rec_kek, rec_salt));
@@ -315,9 +362,16 @@ impl Vault {
     /// The slow half of [`Vault::unlock`]: runs Argon2id over the passphrase with the
     /// vault's salt and settings. The app runs it off the interface thread; benchmarks
     /// time it apart from the rest of unlocking.
-    pub fn passphrase_key(dir: &Path, passphrase: &Passphrase) -> Result<PassphraseKey, VaultError> {
+    pub fn passphrase_key(
+        dir: &Path,
+        passphrase: &Passphrase,
+    ) -> Result<PassphraseKey, VaultError> {
         let keys = KeyFile::read(dir)?;
-        Ok(PassphraseKey(derive_kek(passphrase, &keys.passphrase.salt, keys.kdf)?))
+        Ok(PassphraseKey(derive_kek(
+            passphrase,
+            &keys.passphrase.salt,
+            keys.kdf,
+        )?))
     }
 
     /// The fast half of [`Vault::unlock`]: opens the wrapped data key, the database and
@@ -341,7 +395,11 @@ impl Vault {
 
     /// Unlocks with the recovery code, sets a new passphrase, and issues a new recovery
     /// code; the old code stops working.
-    pub fn recover(dir: &Path, code_text: &str, new_passphrase: &Passphrase) -> Result<(Vault, NewRecoveryCode), VaultError> {
+    pub fn recover(
+        dir: &Path,
+        code_text: &str,
+        new_passphrase: &Passphrase,
+    ) -> Result<(Vault, NewRecoveryCode), VaultError> {
         check_new_passphrase(new_passphrase)?;
         let code = RecoveryCode::parse(code_text)?;
         let keys = KeyFile::read(dir)?;
@@ -365,17 +423,28 @@ impl Vault {
                 .into(),
         )?;
         vault.store()?.commit(Batch {
-            meta: vec![(meta::RECOVERY_KEK.into(), [rec_salt.as_slice(), rec_kek.expose()].concat())],
+            meta: vec![(
+                meta::RECOVERY_KEK.into(),
+                [rec_salt.as_slice(), rec_kek.expose()].concat(),
+            )],
             ..Default::default()
         })?;
         let data_key = vault.data_key.clone();
         let pass_kek = vault.pass_kek.clone();
-        vault.keys.seal(&data_key, (&pass_kek, pass_salt), (&rec_kek, rec_salt));
+        vault
+            .keys
+            .seal(&data_key, (&pass_kek, pass_salt), (&rec_kek, rec_salt));
         vault.write_keys()?;
         Ok((vault, NewRecoveryCode(new_code)))
     }
 
-    fn open_with(dir: &Path, keys: KeyFile, data_key: DataKey, pass_kek: Kek, lock: OwnedFd) -> Result<Vault, VaultError> {
+    fn open_with(
+        dir: &Path,
+        keys: KeyFile,
+        data_key: DataKey,
+        pass_kek: Kek,
+        lock: OwnedFd,
+    ) -> Result<Vault, VaultError> {
         remove_stale_databases(dir, &keys.database);
         let store = Store::open(&keys.database_path(dir), &data_key)?;
         let actor = store
@@ -408,7 +477,9 @@ impl Vault {
         let rows = self.store()?.audit()?;
         let holds = anchor.verify(&self.data_key)
             && anchor.length >= 1
-            && rows.get(anchor.length as usize - 1).is_some_and(|r| r.hash == anchor.head);
+            && rows
+                .get(anchor.length as usize - 1)
+                .is_some_and(|r| r.hash == anchor.head);
         if !holds {
             let line = format!(
                 "Your activity log was found cut short or altered: when your twin was last locked it had {} entries; now it has {}.",
@@ -424,7 +495,10 @@ impl Vault {
         let failed = read_failed_unlocks(&self.dir);
         if let (Some(first), Some(last)) = (failed.first(), failed.last()) {
             let line = match failed.len() {
-                1 => format!("1 failed attempt to unlock since you last unlocked, on {}.", human_time(*first)),
+                1 => format!(
+                    "1 failed attempt to unlock since you last unlocked, on {}.",
+                    human_time(*first)
+                ),
                 n => format!(
                     "{n} failed attempts to unlock since you last unlocked, between {} and {}.",
                     human_time(*first),
@@ -451,7 +525,11 @@ impl Vault {
     }
 
     fn prov(&self, why: &str) -> Provenance {
-        Provenance { who: self.who.clone(), why: why.to_owned(), at_ms: now_ms() }
+        Provenance {
+            who: self.who.clone(),
+            why: why.to_owned(),
+            at_ms: now_ms(),
+        }
     }
 
     fn head(&mut self) -> Result<(u64, [u8; 32]), VaultError> {
@@ -465,11 +543,20 @@ impl Vault {
     /// Saves the document's unsaved changes and one audit line in one transaction. If it
     /// fails, the in-memory document is reloaded from disk, so memory never runs ahead of
     /// what is saved.
-    fn commit(&mut self, kind: &str, line: String, meta: Vec<(String, Vec<u8>)>) -> Result<(), VaultError> {
+    fn commit(
+        &mut self,
+        kind: &str,
+        line: String,
+        meta: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), VaultError> {
         let heads = self.doc.heads();
         let change = (heads != self.saved_heads).then(|| self.doc.save_after(&self.saved_heads));
         let row = audit::next_row(self.head()?, now_ms(), kind, line);
-        let result = self.store()?.commit(Batch { change, audit: vec![row], meta });
+        let result = self.store()?.commit(Batch {
+            change,
+            audit: vec![row],
+            meta,
+        });
         match result {
             Ok(()) => {
                 self.saved_heads = heads;
@@ -491,6 +578,14 @@ impl Vault {
         Ok(())
     }
 
+    /// The whole twin document as Automerge saves it: the bytes [`Vault::lock`] compacts
+    /// into the store. For benchmarks, which compare unlocking with `Automerge::load` of
+    /// the same bytes; not part of the supported interface.
+    #[doc(hidden)]
+    pub fn saved_document(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
     /// The current value of one field.
     pub fn get(&self, path: &str) -> Result<Option<Value>, VaultError> {
         Ok(self.doc.get(Catalog::get().field(path)?))
@@ -506,7 +601,11 @@ impl Vault {
         match prefix {
             None => Ok(Category::ALL
                 .iter()
-                .flat_map(|c| self.doc.values_within(&FieldPath::parse(c.as_str()).expect("category names are paths")))
+                .flat_map(|c| {
+                    self.doc.values_within(
+                        &FieldPath::parse(c.as_str()).expect("category names are paths"),
+                    )
+                })
                 .collect()),
             Some(p) => Ok(self.doc.values_within(&Catalog::get().known(p)?)),
         }
@@ -520,10 +619,17 @@ impl Vault {
     }
 
     /// Sets one field to a JSON value.
-    pub fn set_value(&mut self, path: &str, value: Value, why: Option<&str>) -> Result<bool, VaultError> {
+    pub fn set_value(
+        &mut self,
+        path: &str,
+        value: Value,
+        why: Option<&str>,
+    ) -> Result<bool, VaultError> {
         let field = Catalog::get().field(path)?;
         let prov = self.prov(why.unwrap_or("changed by you"));
-        let changed = self.doc.edit(&[(field.path().clone(), Some(value))], &prov)?;
+        let changed = self
+            .doc
+            .edit(&[(field.path().clone(), Some(value))], &prov)?;
         if changed.is_empty() {
             return Ok(false);
         }
@@ -536,7 +642,8 @@ impl Vault {
     /// is checked first, then all are applied in one change, or none.
     pub fn import(&mut self, fragment: &Value, source: &str) -> Result<ImportReport, VaultError> {
         let pairs = Catalog::get().flatten(fragment)?;
-        let edits: Vec<(FieldPath, Option<Value>)> = pairs.into_iter().map(|(p, v)| (p, Some(v))).collect();
+        let edits: Vec<(FieldPath, Option<Value>)> =
+            pairs.into_iter().map(|(p, v)| (p, Some(v))).collect();
         let prov = self.prov(&format!("imported from {source}"));
         let changed = self.doc.edit(&edits, &prov)?;
         let unchanged = edits
@@ -545,7 +652,10 @@ impl Vault {
             .filter(|p| !changed.contains(p))
             .collect();
         if !changed.is_empty() {
-            let line = format!("You imported {} from {source}.", twin_doc::describe(&changed));
+            let line = format!(
+                "You imported {} from {source}.",
+                twin_doc::describe(&changed)
+            );
             self.commit("import", line, Vec::new())?;
         }
         Ok(ImportReport { changed, unchanged })
@@ -569,7 +679,11 @@ impl Vault {
         }
         let prov = self.prov(&format!("opted in to {category}"));
         self.doc.set_opt_in(category, true, &prov);
-        self.commit("opt-in", format!("You opted in to keeping {category} data in your twin."), Vec::new())?;
+        self.commit(
+            "opt-in",
+            format!("You opted in to keeping {category} data in your twin."),
+            Vec::new(),
+        )?;
         Ok(true)
     }
 
@@ -584,7 +698,11 @@ impl Vault {
         if self.doc.opted_in(category) {
             let prov = self.prov(&format!("opted out of {category}"));
             self.doc.set_opt_in(category, false, &prov);
-            self.commit("opt-out", format!("You opted out of keeping {category} data in your twin."), Vec::new())?;
+            self.commit(
+                "opt-out",
+                format!("You opted out of keeping {category} data in your twin."),
+                Vec::new(),
+            )?;
         }
         let path = FieldPath::parse(category.as_str()).expect("category names are paths");
         let ever_held = Catalog::get()
@@ -602,10 +720,21 @@ impl Vault {
     /// with its key. The audit log records that an erasure happened, never the value.
     pub fn erase(&mut self, path: &str) -> Result<EraseReport, VaultError> {
         let target = Catalog::get().known(path)?;
-        let fields_cleared: Vec<FieldPath> = self.doc.values_within(&target).into_iter().map(|(p, _)| p).collect();
+        let fields_cleared: Vec<FieldPath> = self
+            .doc
+            .values_within(&target)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         let at = now_ms();
-        let prov = Provenance { who: self.who.clone(), why: format!("erased {target}"), at_ms: at };
-        let rebuilt = self.doc.rebuild_without(&target, LineageId::random(), &prov);
+        let prov = Provenance {
+            who: self.who.clone(),
+            why: format!("erased {target}"),
+            at_ms: at,
+        };
+        let rebuilt = self
+            .doc
+            .rebuild_without(&target, LineageId::random(), &prov);
         let new_key = DataKey::generate();
         let generation = self.keys.generation + 1;
         let database = format!("twin-{generation}.db");
@@ -627,14 +756,19 @@ impl Vault {
             .store()?
             .meta(meta::RECOVERY_KEK)?
             .filter(|v| v.len() == 48)
-            .ok_or_else(|| twin_doc::DocError::Corrupt("the vault's recovery key is missing".into()))?;
+            .ok_or_else(|| {
+                twin_doc::DocError::Corrupt("the vault's recovery key is missing".into())
+            })?;
         let rec_salt: [u8; 16] = rec[..16].try_into().expect("length checked");
         let rec_kek = Kek::from_bytes(rec[16..].try_into().expect("length checked"));
         let fresh = self.store()?.write_fresh(
             &new_path,
             &new_key,
             &rebuilt.save(),
-            Batch { audit: vec![row], ..Default::default() },
+            Batch {
+                audit: vec![row],
+                ..Default::default()
+            },
         )?;
         // Switch the key file over: from here on only the new database can be opened.
         let mut keys = self.keys.clone();
@@ -661,7 +795,12 @@ impl Vault {
         sync_dir(&self.dir)?;
         self.doc = rebuilt;
         self.saved_heads = self.doc.heads();
-        Ok(EraseReport { path: target, fields_cleared, destroyed_database: old_path, new_database: new_path })
+        Ok(EraseReport {
+            path: target,
+            fields_cleared,
+            destroyed_database: old_path,
+            new_database: new_path,
+        })
     }
 
     /// Changes the passphrase: one key is rewrapped; the database is not rewritten.
@@ -672,7 +811,11 @@ impl Vault {
         self.append("passphrase-changed", "You changed your passphrase.".into())?;
         self.keys.passphrase = Slot {
             salt,
-            wrap: twin_crypto::WrappedKey::seal(&kek, &self.data_key, &self.keys.context("passphrase")),
+            wrap: twin_crypto::WrappedKey::seal(
+                &kek,
+                &self.data_key,
+                &self.keys.context("passphrase"),
+            ),
         };
         self.pass_kek = kek;
         self.write_keys()
@@ -690,7 +833,12 @@ impl Vault {
             .store()?
             .audit()?
             .into_iter()
-            .map(|r| AuditEntry { seq: r.seq, at_ms: r.at_ms, kind: r.kind, line: r.line })
+            .map(|r| AuditEntry {
+                seq: r.seq,
+                at_ms: r.at_ms,
+                kind: r.kind,
+                line: r.line,
+            })
             .collect())
     }
 
@@ -702,11 +850,18 @@ impl Vault {
     /// Facts about the unlocked vault.
     pub fn status(&mut self) -> Result<Status, VaultError> {
         let locked = locked_status(&self.dir)?;
-        let opted_in = Category::ALL.into_iter().filter(|c| self.doc.opted_in(*c)).collect();
+        let opted_in = Category::ALL
+            .into_iter()
+            .filter(|c| self.doc.opted_in(*c))
+            .collect();
         Ok(Status {
             fields_set: self.show(None)?.len(),
             opted_in,
-            lineage: self.doc.lineage().map(|l| l.to_string()).unwrap_or_default(),
+            lineage: self
+                .doc
+                .lineage()
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
             erased_paths: self.doc.erased_paths(),
             changes: self.doc.change_count(),
             devices: self.doc.devices().len(),
@@ -721,7 +876,9 @@ impl Vault {
     }
 
     fn lock_inner(&mut self) -> Result<(), VaultError> {
-        let Some(mut store) = self.store.take() else { return Ok(()) };
+        let Some(mut store) = self.store.take() else {
+            return Ok(());
+        };
         let (n, bytes) = store.pending_changes()?;
         if n >= COMPACT_AFTER_CHANGES || bytes >= COMPACT_AFTER_BYTES {
             store.compact(&self.doc.save())?;
@@ -763,8 +920,14 @@ pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.starts_with("twin-") || name == FAILED_UNLOCKS || name == LOCK_FILE || name.starts_with(KeyFile::NAME)
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with("twin-")
+                || name == FAILED_UNLOCKS
+                || name == LOCK_FILE
+                || name.starts_with(KeyFile::NAME)
         })
         .collect();
     others.sort();
@@ -774,7 +937,10 @@ pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
         }
     }
     let removed_folder = fs::remove_dir(dir).is_ok();
-    Ok(DeleteReport { removed, removed_folder })
+    Ok(DeleteReport {
+        removed,
+        removed_folder,
+    })
 }
 
 #[cfg(test)]

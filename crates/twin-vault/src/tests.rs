@@ -14,11 +14,20 @@ fn init_unlock_edit_and_wrong_passphrase() {
     let (mut v, _code) = Vault::init(&d, &pass(P)).unwrap();
     assert!(v.set("personal.full_name", "Alex Smith", None).unwrap());
     v.lock().unwrap();
-    assert!(matches!(Vault::unlock(&d, &pass("wrong passphrase")), Err(VaultError::WrongPassphrase)));
+    assert!(matches!(
+        Vault::unlock(&d, &pass("wrong passphrase")),
+        Err(VaultError::WrongPassphrase)
+    ));
     let mut v = Vault::unlock(&d, &pass(P)).unwrap();
-    assert_eq!(v.get("personal.full_name").unwrap(), Some(json!("Alex Smith")));
+    assert_eq!(
+        v.get("personal.full_name").unwrap(),
+        Some(json!("Alex Smith"))
+    );
     let log = v.audit().unwrap();
-    assert!(log.iter().any(|e| e.kind == "failed-unlocks" && e.line.starts_with("1 failed attempt")));
+    assert!(
+        log.iter()
+            .any(|e| e.kind == "failed-unlocks" && e.line.starts_with("1 failed attempt"))
+    );
     assert!(v.verify_audit().unwrap().is_intact());
 }
 
@@ -39,8 +48,14 @@ fn recovery_code_sets_a_new_passphrase_and_is_replaced() {
     let text = code.0.display();
     let (v, new_code) = Vault::recover(&d, &text, &pass("a brand new passphrase")).unwrap();
     v.lock().unwrap();
-    assert!(matches!(Vault::unlock(&d, &pass(P)), Err(VaultError::WrongPassphrase)));
-    Vault::unlock(&d, &pass("a brand new passphrase")).unwrap().lock().unwrap();
+    assert!(matches!(
+        Vault::unlock(&d, &pass(P)),
+        Err(VaultError::WrongPassphrase)
+    ));
+    Vault::unlock(&d, &pass("a brand new passphrase"))
+        .unwrap()
+        .lock()
+        .unwrap();
     assert!(matches!(
         Vault::recover(&d, &text, &pass("another passphrase!")),
         Err(VaultError::WrongRecoveryCode)
@@ -74,7 +89,11 @@ fn erase_rekeys_into_a_new_file_and_destroys_the_old() {
     assert_eq!(v.get("personal.full_name").unwrap(), Some(json!("Keep")));
     v.lock().unwrap();
     let mut v = Vault::unlock(&d, &pass(P)).unwrap();
-    assert!(v.verify_audit().unwrap().is_intact(), "{:?}", v.audit().unwrap());
+    assert!(
+        v.verify_audit().unwrap().is_intact(),
+        "{:?}",
+        v.audit().unwrap()
+    );
     assert_eq!(v.history("personal.full_name").unwrap().len(), 1);
     v.lock().unwrap();
     // The recovery code still opens the re-keyed vault.
@@ -110,8 +129,16 @@ fn a_log_cut_short_at_rest_is_detected() {
     v.lock().unwrap();
     {
         let c = rusqlite::Connection::open(&db).unwrap();
-        c.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal().as_str())).unwrap();
-        c.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", []).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA key = \"{}\";",
+            key.sqlcipher_literal().as_str()
+        ))
+        .unwrap();
+        c.execute(
+            "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)",
+            [],
+        )
+        .unwrap();
     }
     let mut v = Vault::unlock(&d, &pass(P)).unwrap();
     let report = v.verify_audit().unwrap();
@@ -125,7 +152,10 @@ fn import_is_all_or_nothing_and_reports() {
     let d = dir.path().join("v");
     let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
     let bad = json!({"personal": {"full_name": "X", "household": {"size": 0}}});
-    assert!(matches!(v.import(&bad, "f.json"), Err(VaultError::Import(_))));
+    assert!(matches!(
+        v.import(&bad, "f.json"),
+        Err(VaultError::Import(_))
+    ));
     assert_eq!(v.get("personal.full_name").unwrap(), None);
     let good = json!({"personal": {"full_name": "X", "address": {"town": "Leeds"}}});
     let r = v.import(&good, "f.json").unwrap();

@@ -1,0 +1,122 @@
+//! Passphrases, recovery codes and confirmations: from the terminal, from standard input
+//! (`--passphrase-stdin`) or from environment variables (tests and automation).
+
+use std::io::{BufRead, IsTerminal};
+
+use twin_vault::Passphrase;
+use zeroize::Zeroizing;
+
+use crate::{Failure, fail};
+
+/// Where secrets come from for this run.
+pub(crate) struct Secrets {
+    stdin: bool,
+}
+
+impl Secrets {
+    pub(crate) fn new(stdin: bool) -> Self {
+        Secrets { stdin }
+    }
+
+    fn line(&mut self, what: &str) -> Result<Zeroizing<String>, Failure> {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            fail(
+                "input",
+                format!("could not read the {what} from standard input: {e}"),
+            )
+        })?;
+        let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
+        if trimmed.is_empty() {
+            return Err(fail(
+                "no-passphrase",
+                format!("standard input ended before the {what}"),
+            ));
+        }
+        Ok(trimmed)
+    }
+
+    fn prompt(&self, prompt: &str, what: &str) -> Result<Zeroizing<String>, Failure> {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(
+                "no-passphrase",
+                format!("no {what} given: type it at a terminal, or use --passphrase-stdin"),
+            ));
+        }
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|e| fail("input", format!("could not read the {what}: {e}")))
+    }
+
+    /// The current passphrase.
+    pub(crate) fn passphrase(&mut self, prompt: &str) -> Result<Passphrase, Failure> {
+        let text = if self.stdin {
+            self.line("passphrase")?
+        } else if let Some(v) = env("TWIN_PASSPHRASE") {
+            v
+        } else {
+            self.prompt(prompt, "passphrase")?
+        };
+        Ok(Passphrase::new(text.to_string()))
+    }
+
+    /// A new passphrase: asked twice on a terminal.
+    pub(crate) fn new_passphrase(
+        &mut self,
+        prompt: &str,
+        var: &str,
+    ) -> Result<Passphrase, Failure> {
+        let text = if self.stdin {
+            self.line("new passphrase")?
+        } else if let Some(v) = env(var) {
+            v
+        } else {
+            let first = self.prompt(prompt, "new passphrase")?;
+            let again = self.prompt("Type it again: ", "new passphrase")?;
+            if first != again {
+                return Err(fail(
+                    "passphrase-mismatch",
+                    "the two passphrases were different; nothing was changed",
+                ));
+            }
+            first
+        };
+        Ok(Passphrase::new(text.to_string()))
+    }
+
+    /// A recovery code.
+    pub(crate) fn recovery_code(&mut self) -> Result<Zeroizing<String>, Failure> {
+        if self.stdin {
+            self.line("recovery code")
+        } else if let Some(v) = env("TWIN_RECOVERY_CODE") {
+            Ok(v)
+        } else {
+            self.prompt("Recovery code: ", "recovery code")
+        }
+    }
+}
+
+fn env(var: &str) -> Option<Zeroizing<String>> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Zeroizing::new)
+}
+
+/// Asks the citizen to type `word`; without a terminal, refuses and names `--yes`.
+pub(crate) fn confirm(prompt: &str, word: &str, command: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            "confirmation-needed",
+            format!(
+                "`twin {command}` asks for confirmation; add --yes when running it from a script"
+            ),
+        ));
+    }
+    eprint!("{prompt}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| fail("input", format!("could not read your answer: {e}")))?;
+    Ok(answer.trim().eq_ignore_ascii_case(word))
+}
