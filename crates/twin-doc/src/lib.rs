@@ -13,8 +13,6 @@
 
 mod walk;
 
-use std::collections::BTreeMap;
-
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use serde::{Deserialize, Serialize};
@@ -546,7 +544,7 @@ pub fn describe(paths: &[FieldPath]) -> String {
     let names: Vec<String> = paths
         .iter()
         .map(|p| match Catalog::get().field(p.as_str()) {
-            Ok(f) => format!("{} ({p})", f.title().to_lowercase()),
+            Ok(f) => format!("{} ({p})", lower_first(f.title())),
             Err(_) => p.to_string(),
         })
         .collect();
@@ -557,15 +555,17 @@ pub fn describe(paths: &[FieldPath]) -> String {
     }
 }
 
-/// Groups fields by category, for display.
-pub fn by_category(values: Vec<(FieldPath, Value)>) -> BTreeMap<Category, Vec<(FieldPath, Value)>> {
-    let mut out: BTreeMap<Category, Vec<(FieldPath, Value)>> = BTreeMap::new();
-    for (p, v) in values {
-        if let Some(c) = p.category() {
-            out.entry(c).or_default().push((p, v));
+/// "Full name" → "full name", but "GP practice" stays as it is.
+pub fn lower_first(title: &str) -> String {
+    let mut chars = title.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && !b.is_uppercase() => {
+            let mut s = a.to_lowercase().to_string();
+            s.push_str(&title[a.len_utf8()..]);
+            s
         }
+        _ => title.to_owned(),
     }
-    out
 }
 
 #[cfg(test)]

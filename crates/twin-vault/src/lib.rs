@@ -744,7 +744,7 @@ impl Vault {
             let _ = fs::remove_file(f);
         }
         let what = match Catalog::get().field(target.as_str()) {
-            Ok(f) => format!("your {} ({target})", f.title().to_lowercase()),
+            Ok(f) => format!("your {} ({target})", twin_doc::lower_first(f.title())),
             Err(_) => format!("everything under {target}"),
         };
         let line = format!(
