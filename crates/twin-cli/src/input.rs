@@ -1,7 +1,7 @@
 //! Passphrases, recovery codes and confirmations: from the terminal, from standard input
 //! (`--passphrase-stdin`) or from environment variables (tests and automation).
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read};
 
 use twin_vault::Passphrase;
 use zeroize::Zeroizing;
@@ -82,6 +82,25 @@ impl Secrets {
             first
         };
         Ok(Passphrase::new(text.to_string()))
+    }
+
+    /// A field value from the rest of standard input, without its final line break.
+    pub(crate) fn value(&mut self) -> Result<Zeroizing<String>, Failure> {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                fail(
+                    "input",
+                    format!("could not read the value from standard input: {e}"),
+                )
+            })?;
+        let trimmed = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
+        Ok(Zeroizing::new(trimmed.to_owned()))
     }
 
     /// A recovery code.

@@ -73,7 +73,9 @@ enum Command {
     Set {
         /// The field, e.g. personal.address.postcode (see `twin show`)
         path: String,
-        /// The new value. Numbers as digits; lists (immunisations, medications) as JSON
+        /// The new value. Numbers as digits; lists (immunisations, medications) as JSON.
+        /// Use - to read it from standard input (after the passphrase line, if any), so
+        /// it never shows in the list of running programs
         value: String,
         /// Why you made the change, kept in the field's history
         #[arg(long)]
@@ -290,6 +292,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Set { path, value, why } => {
             let mut v = open(&dir, &mut secrets)?;
+            let value = if value == "-" {
+                secrets.value()?
+            } else {
+                zeroize::Zeroizing::new(value)
+            };
             let changed = v.set(&path, &value, why.as_deref())?;
             v.lock()?;
             println!(

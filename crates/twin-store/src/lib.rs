@@ -214,20 +214,39 @@ impl Store {
             tx.commit().map_err(|e| sql_err(&path, e))?;
         }
         if version > 0 {
-            // An existing file: read every table once, so truncation shows now, not later.
-            self.conn
-                .query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
-                .map_err(|e| damaged(&path, e))
-                .and_then(|s| {
-                    if s == "ok" {
-                        Ok(())
-                    } else {
-                        Err(StoreError::Damaged {
-                            path: path.clone(),
-                            detail: s,
-                        })
-                    }
-                })?;
+            self.check_length()?;
+        }
+        Ok(())
+    }
+
+    /// A file cut short shows at once, not at the first read of a missing page: when
+    /// the WAL is empty (the file was closed cleanly), the main file must hold every page
+    /// the database counts. Cheap: no page is read.
+    fn check_length(&self) -> Result<(), StoreError> {
+        let wal = files_of(&self.path)[1].clone();
+        let wal_len = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if wal_len > 0 {
+            return Ok(());
+        }
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| self.damaged(e))?;
+        // SQLCipher answers `page_size` as its own `cipher_page_size`, as text.
+        let size: i64 = self
+            .conn
+            .query_row("PRAGMA cipher_page_size", [], |r| r.get::<_, String>(0))
+            .map_err(|e| self.damaged(e))?
+            .parse()
+            .unwrap_or(4096);
+        let len = fs::metadata(&self.path)
+            .map_err(|e| io_err(&self.path, e))?
+            .len();
+        if (pages.max(0) as u64).saturating_mul(size.max(0) as u64) > len {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                detail: "the file is shorter than it should be: it was cut off".into(),
+            });
         }
         Ok(())
     }
@@ -329,6 +348,17 @@ impl Store {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.damaged(e))?;
         Ok(rows)
+    }
+
+    /// The hash of audit entry `seq`, if it exists.
+    pub fn audit_hash(&self, seq: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        self.conn
+            .query_row("SELECT hash FROM audit WHERE seq = ?1", [seq as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()
+            .map(|h| h.map(|h| h.try_into().unwrap_or([0; 32])))
+            .map_err(|e| self.damaged(e))
     }
 
     /// The last audit entry's number and hash, if any.

@@ -474,17 +474,14 @@ impl Vault {
     /// A log *longer* than the anchor is a session that ended before it could lock.
     fn check_anchor(&mut self) -> Result<(), VaultError> {
         let anchor = self.keys.anchor.clone();
-        let rows = self.store()?.audit()?;
-        let holds = anchor.verify(&self.data_key)
-            && anchor.length >= 1
-            && rows
-                .get(anchor.length as usize - 1)
-                .is_some_and(|r| r.hash == anchor.head);
+        let at_anchor = self.store()?.audit_hash(anchor.length)?;
+        let holds =
+            anchor.verify(&self.data_key) && anchor.length >= 1 && at_anchor == Some(anchor.head);
         if !holds {
+            let now = self.head()?.0;
             let line = format!(
-                "Your activity log was found cut short or altered: when your twin was last locked it had {} entries; now it has {}.",
+                "Your activity log was found cut short or altered: when your twin was last locked it had {} entries; now it has {now}.",
                 anchor.length,
-                rows.len()
             );
             self.append("log-cut-short", line)?;
         }
