@@ -416,3 +416,55 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("personal".to_owned()),
+            Just("address".to_owned()),
+            Just("town".to_owned()),
+            Just("full_name".to_owned()),
+            Just("health".to_owned()),
+            Just("immunisations".to_owned()),
+            "\\PC{0,12}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)),
+            "\\PC{0,30}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn flatten_never_panics_and_only_returns_checked_fields(v in json()) {
+            if let Ok(pairs) = Catalog::get().flatten(&v) {
+                for (path, value) in pairs {
+                    let field = Catalog::get().field(path.as_str()).unwrap();
+                    prop_assert!(field.check(&value).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn parse_text_never_panics(path_ix in 0usize..18, text in "\\PC{0,60}") {
+            let field = Catalog::get().fields().nth(path_ix).unwrap();
+            let _ = field.parse_text(&text);
+        }
+    }
+}

@@ -176,3 +176,50 @@ fn delete_vault_removes_keys_first_and_everything() {
     assert!(!d.exists());
     assert!(matches!(delete_vault(&d), Err(VaultError::NoVault(_))));
 }
+
+mod key_file_parsing {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    /// One real key file, made once (Argon2id is slow).
+    static KEY_FILE: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.lock().unwrap();
+        fs::read(d.join(KeyFile::NAME)).unwrap()
+    });
+
+    fn status_of(bytes: &[u8]) -> Result<LockedStatus, VaultError> {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KeyFile::NAME), bytes).unwrap();
+        locked_status(dir.path())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_bytes_are_refused_as_damaged(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let r = status_of(&bytes);
+            prop_assert!(matches!(r, Err(VaultError::KeyFileDamaged { .. })), "{r:?}");
+        }
+
+        #[test]
+        fn a_flipped_bit_is_refused_or_changes_nothing(pos in 0usize..4096, bit in 0u8..8) {
+            let mut bytes = KEY_FILE.clone();
+            let pos = pos % bytes.len();
+            bytes[pos] ^= 1 << bit;
+            match status_of(&bytes) {
+                Err(VaultError::KeyFileDamaged { .. }) | Err(VaultError::Newer { .. }) => {}
+                Ok(_) => {
+                    // Only a change of letter case in a hex string leaves the content the same.
+                    let original = KEY_FILE[pos];
+                    prop_assert!(original.is_ascii_hexdigit() && original.is_ascii_alphabetic() && bit == 5);
+                }
+                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+            }
+        }
+    }
+}
