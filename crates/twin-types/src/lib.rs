@@ -264,6 +264,72 @@ random_id!(
     LineageId
 );
 
+random_id!(
+    /// One share grant.
+    GrantId
+);
+random_id!(
+    /// One agency request or record.
+    MessageId
+);
+
+/// An agency's id as its card and the trust list name it: `sandbox-benefits`.
+/// 3–64 characters of lower-case letters, digits and `-`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgencyId(String);
+
+/// A text that is not an agency id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an agency id is 3 to 64 lower-case letters, digits and dashes, starting with a letter")]
+pub struct AgencyIdError;
+
+impl AgencyId {
+    /// Parses and checks an agency id.
+    pub fn parse(text: &str) -> Result<Self, AgencyIdError> {
+        let mut chars = text.chars();
+        let ok = (3..=64).contains(&text.len())
+            && matches!(chars.next(), Some('a'..='z'))
+            && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'));
+        if ok {
+            Ok(AgencyId(text.to_owned()))
+        } else {
+            Err(AgencyIdError)
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgencyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for AgencyId {
+    type Err = AgencyIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AgencyId::parse(s)
+    }
+}
+
+impl TryFrom<String> for AgencyId {
+    type Error = AgencyIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        AgencyId::parse(&s)
+    }
+}
+
+impl From<AgencyId> for String {
+    fn from(a: AgencyId) -> String {
+        a.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,27 @@
+//! The grant protocol between a citizen's vault and agencies.
+//!
+//! Pure: formats and cryptography only. No I/O and no clock — every check that depends on
+//! time takes `now` (seconds since 1970, UTC) as an argument. Both sides use this crate:
+//! the vault to make grants and read records, agencies to verify grants and make records.
+//! `docs/protocol.md` is the specification.
+#![forbid(unsafe_code)]
+
+mod card;
+mod cbor;
+mod cose;
+mod grant;
+mod keys;
+
+pub use card::{AgencyCard, Anchor, CardError, CardKey, Purpose, SignedCard, TrustList};
+pub use grant::{
+    AgencyView, Grant, GrantBuilder, GrantClaims, GrantError, IssueError, Limits, PurposeClaim,
+    UnverifiedGrant, VERSION, VerifiedGrant,
+};
+pub use keys::{KeyPair, SealPublic, Sealed, SignPublic};
+
+#[cfg(test)]
+mod grant_wire_for_tests {
+    pub(crate) use crate::grant::Wire;
+}
+#[cfg(test)]
+mod tests;
