@@ -10,6 +10,9 @@ use crate::keys::{KeyPair, SignPublic};
 pub(crate) mod kind {
     pub const CARD: &str = "application/twin-card+cbor;v=1";
     pub const GRANT: &str = "application/twin-grant+cbor;v=1";
+    pub const REVOCATION: &str = "application/twin-revocation+cbor;v=1";
+    pub const RECORD: &str = "application/twin-record+cbor;v=1";
+    pub const RECEIPT: &str = "application/twin-receipt+cbor;v=1";
 }
 
 pub(crate) fn sign(kind: &str, kid: &[u8], payload: Vec<u8>, key: &KeyPair) -> Vec<u8> {

@@ -11,6 +11,9 @@ mod cbor;
 mod cose;
 mod grant;
 mod keys;
+mod paper;
+mod record;
+mod revocation;
 
 pub use card::{AgencyCard, Anchor, CardError, CardKey, Purpose, SignedCard, TrustList};
 pub use grant::{
@@ -18,6 +21,12 @@ pub use grant::{
     UnverifiedGrant, VERSION, VerifiedGrant,
 };
 pub use keys::{KeyPair, SealPublic, Sealed, SignPublic};
+pub use paper::{MAX_QR_CHARS, PREFIX as TEXT_PREFIX, PaperError, open_text};
+pub use record::{
+    IDENTITY_LINK, MAX_RECORD_BYTES, Receipt, ReceiptError, ReceiptEvent, RecordClaims,
+    RecordError, VerifiedRecord, open_record, verify_signed_record,
+};
+pub use revocation::{Revocation, RevocationError};
 
 #[cfg(test)]
 mod grant_wire_for_tests {

@@ -273,3 +273,172 @@ fn grants_to_two_agencies_share_no_key_or_id() {
     );
     let _ = GrantId::random();
 }
+
+#[test]
+fn paper_form_hides_everything_but_version_and_key_id() {
+    let w = world();
+    let g = grant(&w);
+    let text = g.to_text(&w.card).unwrap();
+    assert!(text.starts_with("twin-grant:"));
+    let raw = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&text["twin-grant:".len()..])
+            .unwrap()
+    };
+    for secret in [
+        "LS1 4AP",
+        "1958",
+        "Pension",
+        "pension-credit",
+        "sandbox-benefits",
+        "personal",
+    ] {
+        assert!(
+            !raw.windows(secret.len()).any(|x| x == secret.as_bytes()),
+            "{secret} in clear"
+        );
+        assert!(!text.contains(secret));
+    }
+    let keys = [("k1".to_owned(), &w.agency_key)];
+    let bytes = open_text(&text, &keys).unwrap();
+    assert_eq!(bytes, g.bytes);
+    assert!(verify(&w, &bytes, NOW).is_ok());
+    let other = KeyPair::generate();
+    assert_eq!(
+        open_text(&text, &[("k1".to_owned(), &other)]),
+        Err(PaperError::CannotOpen)
+    );
+    assert_eq!(
+        open_text("twin-grant:@@", &keys),
+        Err(PaperError::Malformed)
+    );
+}
+
+#[test]
+fn paper_form_refuses_what_a_qr_code_cannot_hold() {
+    let w = world();
+    let big = GrantBuilder::new(&w.card, "pension-credit-check", DAY)
+        .field(p("social.feedback"), json!("x".repeat(2000)))
+        .field(p("personal.full_name"), json!("y".repeat(190)))
+        .build(&w.citizen, NOW)
+        .unwrap();
+    assert!(matches!(
+        big.to_text(&w.card),
+        Err(PaperError::TooLargeForQr(_))
+    ));
+}
+
+#[test]
+fn revocation_notices() {
+    let w = world();
+    let g = grant(&w);
+    let notice = Revocation::sign(g.claims.grant_id, w.card.agency.clone(), NOW, &w.citizen);
+    let r = Revocation::verify(&notice, &w.card.agency).unwrap();
+    assert_eq!(
+        (r.grant_id, r.signer),
+        (g.claims.grant_id, g.claims.citizen_sign)
+    );
+    assert_eq!(
+        Revocation::verify(&notice, &AgencyId::parse("sandbox-tax").unwrap()),
+        Err(RevocationError::WrongAudience)
+    );
+    let mut bad = notice.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(Revocation::verify(&bad, &w.card.agency).is_err());
+}
+
+fn award(w: &World, g: &GrantClaims, record_type: &str, issued_at: i64) -> RecordClaims {
+    RecordClaims {
+        v: 1,
+        record_id: twin_types::MessageId::random(),
+        record_type: record_type.into(),
+        agency: w.card.agency.clone(),
+        subject: g.citizen_sign,
+        grant_id: g.grant_id,
+        issued_at,
+        body: r#"{"award": "Pension Credit", "weekly_amount": 218.15}"#.into(),
+    }
+}
+
+#[test]
+fn records_are_signed_then_sealed_and_scoped() {
+    let w = world();
+    let g = GrantBuilder::new(&w.card, "pension-credit-check", 7 * DAY)
+        .field(p("personal.date_of_birth"), json!("1958-03-14"))
+        .records(vec!["benefit-award/v1".into()], NOW + 60 * DAY)
+        .build(&w.citizen, NOW)
+        .unwrap();
+    let sealed = award(&w, &g.claims, "benefit-award/v1", NOW + 30 * DAY)
+        .issue("k1", &w.agency_key, &g.claims.citizen_seal)
+        .unwrap();
+    let r = open_record(&sealed, &w.citizen, &w.card, &g.claims).unwrap();
+    assert_eq!(r.body["weekly_amount"], json!(218.15));
+    // The kept signed bytes re-verify without the seal.
+    assert!(verify_signed_record(&r.signed, &w.citizen, &w.card, &g.claims).is_ok());
+    // After the write-back window.
+    let late = award(&w, &g.claims, "benefit-award/v1", NOW + 61 * DAY)
+        .issue("k1", &w.agency_key, &g.claims.citizen_seal)
+        .unwrap();
+    assert_eq!(
+        open_record(&late, &w.citizen, &w.card, &g.claims).unwrap_err(),
+        RecordError::AfterWindow
+    );
+    // A type the grant does not allow.
+    let other = award(&w, &g.claims, "licence/v1", NOW)
+        .issue("k1", &w.agency_key, &g.claims.citizen_seal)
+        .unwrap();
+    assert!(matches!(
+        open_record(&other, &w.citizen, &w.card, &g.claims),
+        Err(RecordError::TypeOutsideScope(_))
+    ));
+    // Signed by someone else.
+    let forged = award(&w, &g.claims, "benefit-award/v1", NOW)
+        .issue("k1", &KeyPair::generate(), &g.claims.citizen_seal)
+        .unwrap();
+    assert_eq!(
+        open_record(&forged, &w.citizen, &w.card, &g.claims).unwrap_err(),
+        RecordError::BadSignature
+    );
+    // Sealed to another citizen.
+    let stranger = KeyPair::generate();
+    assert_eq!(
+        open_record(&sealed, &stranger, &w.card, &g.claims).unwrap_err(),
+        RecordError::CannotOpen
+    );
+}
+
+#[test]
+fn receipts_verify_against_the_card() {
+    let w = world();
+    let g = grant(&w);
+    let receipt = Receipt {
+        v: 1,
+        agency: w.card.agency.clone(),
+        grant_id: g.claims.grant_id,
+        event: ReceiptEvent::Access {
+            seq: 1,
+            prev: vec![0; 32],
+            staff: "J. Officer".into(),
+            fields: vec![p("personal.date_of_birth")],
+            purpose: "Pension Credit check".into(),
+        },
+        at: NOW,
+    };
+    let signed = receipt.sign("k1", &w.agency_key);
+    assert_eq!(Receipt::verify(&signed, &w.card).unwrap(), receipt);
+    assert_eq!(
+        Receipt::verify(&receipt.sign("k1", &KeyPair::generate()), &w.card),
+        Err(ReceiptError::BadSignature)
+    );
+    assert_eq!(
+        Receipt::verify(&receipt.sign("k9", &w.agency_key), &w.card),
+        Err(ReceiptError::UnknownKey)
+    );
+    // A grant's signature is never accepted as a receipt (content types differ).
+    assert_eq!(
+        Receipt::verify(&g.bytes, &w.card),
+        Err(ReceiptError::Malformed)
+    );
+}
