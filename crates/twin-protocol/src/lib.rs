@@ -10,9 +10,11 @@ mod card;
 mod cbor;
 mod cose;
 mod grant;
+mod httpsig;
 mod keys;
 mod paper;
 mod record;
+mod refresh;
 mod revocation;
 
 pub use card::{AgencyCard, Anchor, CardError, CardKey, Purpose, SignedCard, TrustList};
@@ -20,12 +22,14 @@ pub use grant::{
     AgencyView, Grant, GrantBuilder, GrantClaims, GrantError, IssueError, Limits, PurposeClaim,
     UnverifiedGrant, VERSION, VerifiedGrant,
 };
+pub use httpsig::{RequestSigError, SignedHeaders, VerifiedRequest, sign_request, verify_request};
 pub use keys::{KeyPair, SealPublic, Sealed, SignPublic};
 pub use paper::{MAX_QR_CHARS, PREFIX as TEXT_PREFIX, PaperError, open_text};
 pub use record::{
     IDENTITY_LINK, MAX_RECORD_BYTES, Receipt, ReceiptError, ReceiptEvent, RecordClaims,
     RecordError, VerifiedRecord, open_record, verify_signed_record,
 };
+pub use refresh::{RefreshClaims, RefreshError, make_refresh, open_refresh};
 pub use revocation::{Revocation, RevocationError};
 
 #[cfg(test)]

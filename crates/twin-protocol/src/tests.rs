@@ -442,3 +442,66 @@ fn receipts_verify_against_the_card() {
         Err(ReceiptError::Malformed)
     );
 }
+
+#[test]
+fn refreshes_only_move_forward() {
+    let w = world();
+    let g = grant(&w);
+    let mut values = std::collections::BTreeMap::new();
+    values.insert(p("personal.address.postcode"), json!("YO1 7HH"));
+    let r2 = make_refresh(&g.claims, &w.card, &values, 2, NOW + 10, &w.citizen).unwrap();
+    let (c, v) = open_refresh(&r2, &g.claims, &w.agency_key, 1, NOW + 20, 300).unwrap();
+    assert_eq!(
+        (c.seq, v[&p("personal.address.postcode")].clone()),
+        (2, json!("YO1 7HH"))
+    );
+    assert_eq!(
+        open_refresh(&r2, &g.claims, &w.agency_key, 2, NOW, 300).unwrap_err(),
+        RefreshError::Rollback
+    );
+    let mut outside = std::collections::BTreeMap::new();
+    outside.insert(p("personal.email"), json!("a@example.org"));
+    let r3 = make_refresh(&g.claims, &w.card, &outside, 3, NOW, &w.citizen).unwrap();
+    assert!(matches!(
+        open_refresh(&r3, &g.claims, &w.agency_key, 2, NOW, 300),
+        Err(RefreshError::FieldOutsideScope(_))
+    ));
+    let stranger = KeyPair::generate();
+    let r4 = make_refresh(&g.claims, &w.card, &values, 4, NOW, &stranger).unwrap();
+    assert_eq!(
+        open_refresh(&r4, &g.claims, &w.agency_key, 2, NOW, 300).unwrap_err(),
+        RefreshError::BadSignature
+    );
+}
+
+#[test]
+fn request_signatures() {
+    let w = world();
+    let nonce = "00112233445566778899aabbccddeeff";
+    let h = sign_request("post", "/v1/grants", b"body", NOW, nonce, &w.citizen);
+    let ok = verify_request("POST", "/v1/grants", b"body", &h, NOW + 5, 300, |_| false).unwrap();
+    assert_eq!(ok.signer, w.citizen.sign_public());
+    let check = |m: &str, path: &str, body: &[u8], now: i64, seen: bool| {
+        verify_request(m, path, body, &h, now, 300, |_| seen).unwrap_err()
+    };
+    assert_eq!(
+        check("POST", "/v1/grants", b"other", NOW, false),
+        RequestSigError::DigestMismatch
+    );
+    assert_eq!(
+        check("POST", "/v1/other", b"body", NOW, false),
+        RequestSigError::BadSignature
+    );
+    assert_eq!(
+        check("PUT", "/v1/grants", b"body", NOW, false),
+        RequestSigError::BadSignature
+    );
+    assert_eq!(
+        check("POST", "/v1/grants", b"body", NOW + 301, false),
+        RequestSigError::Stale
+    );
+    assert_eq!(
+        check("POST", "/v1/grants", b"body", NOW, true),
+        RequestSigError::Replayed
+    );
+}
