@@ -147,6 +147,19 @@ impl TwinDoc {
         self.doc.save()
     }
 
+    /// The whole document saved without compression, then every change of its history
+    /// uncompressed and decoded (operations, values, messages). Only for the end-to-end
+    /// tests, which search it for erased values; not part of the supported interface.
+    #[doc(hidden)]
+    pub fn dump_for_tests(&self) -> Vec<u8> {
+        let mut out = self.doc.save_nocompress();
+        for change in self.doc.get_changes(&[]) {
+            out.extend_from_slice(change.raw_bytes());
+            out.extend_from_slice(format!("{:?}", change.decode()).as_bytes());
+        }
+        out
+    }
+
     /// The changes made since `heads`, as one incremental block.
     pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
@@ -321,6 +334,74 @@ impl TwinDoc {
             }
         });
         out
+    }
+
+    /// Writes entries into the map at `path` under `grants` or `records` (the ledger of
+    /// what was shared and received), creating maps on the way, as one change. Values are
+    /// strings, integers or booleans; bytes travel as base64 text. Never used for fields.
+    pub fn ledger_put(
+        &mut self,
+        path: &[&str],
+        entries: &[(&str, Value)],
+        prov: &Provenance,
+    ) -> Result<(), DocError> {
+        if !matches!(path.first(), Some(&"grants") | Some(&"records")) {
+            return Err(DocError::Corrupt(
+                "the ledger lives under grants and records".into(),
+            ));
+        }
+        let mut tx = self.doc.transaction();
+        let mut obj = ROOT;
+        for seg in path {
+            obj = ensure_map(&mut tx, &obj, seg);
+        }
+        for (key, value) in entries {
+            let scalar = match value {
+                Value::String(s) => ScalarValue::Str(s.as_str().into()),
+                Value::Bool(b) => ScalarValue::Boolean(*b),
+                Value::Number(n) if n.is_i64() => ScalarValue::Int(n.as_i64().expect("checked")),
+                other => ScalarValue::Str(other.to_string().into()),
+            };
+            tx.put(&obj, *key, scalar)?;
+        }
+        commit(tx, prov);
+        Ok(())
+    }
+
+    /// The scalar entries of the ledger map at `path` (empty if there is none).
+    pub fn ledger_get(&self, path: &[&str]) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        let Some(obj) = self.map(path) else {
+            return out;
+        };
+        for key in self.doc.keys(&obj) {
+            if let Ok(Some((automerge::Value::Scalar(s), _))) = self.doc.get(&obj, key.as_str()) {
+                let v = match s.as_ref() {
+                    ScalarValue::Str(t) => Value::String(t.to_string()),
+                    ScalarValue::Int(i) => Value::from(*i),
+                    ScalarValue::Boolean(b) => Value::Bool(*b),
+                    _ => continue,
+                };
+                out.insert(key, v);
+            }
+        }
+        out
+    }
+
+    /// The keys of the ledger map at `path` that hold maps (e.g. grant ids).
+    pub fn ledger_children(&self, path: &[&str]) -> Vec<String> {
+        let Some(obj) = self.map(path) else {
+            return Vec::new();
+        };
+        self.doc
+            .keys(&obj)
+            .filter(|k| {
+                matches!(
+                    self.doc.get(&obj, k.as_str()),
+                    Ok(Some((automerge::Value::Object(ObjType::Map), _)))
+                )
+            })
+            .collect()
     }
 
     /// The computers (Automerge actor ids, hex) that have written to this twin.
@@ -545,6 +626,22 @@ pub fn describe(paths: &[FieldPath]) -> String {
         .iter()
         .map(|p| match Catalog::get().field(p.as_str()) {
             Ok(f) => format!("{} ({p})", lower_first(f.title())),
+            Err(_) => p.to_string(),
+        })
+        .collect();
+    match names.as_slice() {
+        [] => "nothing".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Plain-language names of fields, titles only: "date of birth and postcode".
+pub fn describe_titles(paths: &[FieldPath]) -> String {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| match Catalog::get().field(p.as_str()) {
+            Ok(f) => lower_first(f.title()),
             Err(_) => p.to_string(),
         })
         .collect();

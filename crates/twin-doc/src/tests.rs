@@ -235,3 +235,27 @@ fn erasing_twice_keeps_both_paths_listed() {
     erased.sort();
     assert_eq!(erased, ["personal.email", "personal.phone"]);
 }
+
+#[test]
+fn ledger_entries_round_trip_and_stay_off_field_paths() {
+    let mut d = new_doc();
+    d.ledger_put(
+        &["grants", "issued", "abc"],
+        &[("agency", json!("x")), ("expires_at", json!(5))],
+        &prov("", 1),
+    )
+    .unwrap();
+    let e = d.ledger_get(&["grants", "issued", "abc"]);
+    assert_eq!(
+        (e["agency"].clone(), e["expires_at"].clone()),
+        (json!("x"), json!(5))
+    );
+    assert_eq!(
+        d.ledger_children(&["grants", "issued"]),
+        vec!["abc".to_string()]
+    );
+    assert!(
+        d.ledger_put(&["personal"], &[("full_name", json!("x"))], &prov("", 2))
+            .is_err()
+    );
+}

@@ -158,6 +158,13 @@ pub enum CardError {
 }
 
 impl SignedCard {
+    /// Reads back a card this vault verified and pinned in its own encrypted store.
+    /// Checks nothing: never use it on a card received from elsewhere.
+    pub fn read_pinned(&self) -> Option<AgencyCard> {
+        let cose = Unchecked::parse(&self.0, cose::kind::CARD).ok()?;
+        cbor::from_slice(cose.payload_unchecked())
+    }
+
     /// Verifies the card against `trust` at `now`, in this order: structure, anchor known,
     /// anchor key not revoked, anchor valid now, signature (`verify_strict`), version,
     /// sandbox marking matches the anchor, card not expired.

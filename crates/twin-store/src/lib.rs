@@ -438,6 +438,48 @@ impl Store {
     fn damaged(&self, e: rusqlite::Error) -> StoreError {
         damaged(&self.path, e)
     }
+
+    /// Every row of every table (the schema table included), decrypted, each column's
+    /// bytes followed by a zero byte. Only for the end-to-end tests, which search it for
+    /// erased values; not part of the supported interface.
+    #[doc(hidden)]
+    pub fn dump_for_tests(&self) -> Result<Vec<u8>, StoreError> {
+        let mut tables: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+                .map_err(|e| self.damaged(e))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+                .map_err(|e| self.damaged(e))?
+        };
+        tables.insert(0, "sqlite_schema".into());
+        let mut out = Vec::new();
+        for table in tables {
+            let sql = format!("SELECT * FROM \"{}\"", table.replace('"', "\"\""));
+            let mut stmt = self.conn.prepare(&sql).map_err(|e| self.damaged(e))?;
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([]).map_err(|e| self.damaged(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.damaged(e))? {
+                for i in 0..columns {
+                    match row.get_ref(i).map_err(|e| self.damaged(e))? {
+                        rusqlite::types::ValueRef::Null => {}
+                        rusqlite::types::ValueRef::Integer(n) => {
+                            out.extend_from_slice(n.to_string().as_bytes())
+                        }
+                        rusqlite::types::ValueRef::Real(f) => {
+                            out.extend_from_slice(f.to_string().as_bytes())
+                        }
+                        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                            out.extend_from_slice(b)
+                        }
+                    }
+                    out.push(0);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Every file SQLite may keep for the database at `path`: the file, its WAL and its

@@ -66,6 +66,26 @@ pub enum VaultError {
     /// An import file that is not a valid twin fragment.
     #[error("nothing was imported: {0}")]
     Import(#[from] FragmentError),
+    /// An agency card that is not trusted or not valid.
+    #[error("the agency card was not accepted: {0}")]
+    Card(#[from] twin_protocol::CardError),
+    /// An agency the citizen has not added.
+    #[error(
+        "you have not added an agency called {0}; add its card with `twin agency add CARD_FILE`"
+    )]
+    UnknownAgency(String),
+    /// A share that cannot be made as asked.
+    #[error("nothing was shared: {0}")]
+    Share(String),
+    /// A field to share that holds no value.
+    #[error("nothing was shared: {0} is empty; set it first with `twin set {0} VALUE`")]
+    EmptyField(String),
+    /// A grant id this vault did not make.
+    #[error("there is no share with the id {0}; `twin grants` lists them")]
+    UnknownGrant(String),
+    /// A record that was not accepted.
+    #[error("the record was not accepted: {0}")]
+    Record(twin_protocol::RecordError),
     /// A database error.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -117,6 +137,12 @@ impl VaultError {
             VaultError::Store(StoreError::Damaged { .. }) => "database-damaged",
             VaultError::Store(_) => "database-error",
             VaultError::Io { .. } => "io-error",
+            VaultError::Card(_) => "card-refused",
+            VaultError::UnknownAgency(_) => "unknown-agency",
+            VaultError::Share(_) => "share-refused",
+            VaultError::EmptyField(_) => "field-empty",
+            VaultError::UnknownGrant(_) => "unknown-grant",
+            VaultError::Record(_) => "record-refused",
         }
     }
 }

@@ -13,8 +13,10 @@ use twin_crypto::{DataKey, KdfParams, Kek, WrappedKey, sha256_parts};
 
 use crate::VaultError;
 
-/// The key file's format tag.
+/// The key file's format tag: [`FORMAT_PREFIX`] then [`FORMAT_VERSION`].
 pub(crate) const FORMAT: &str = "citizen-twin-keys/1";
+const FORMAT_PREFIX: &str = "citizen-twin-keys/";
+const FORMAT_VERSION: u32 = 1;
 /// Largest key file accepted: a hostile file must not exhaust memory.
 const MAX_LEN: u64 = 64 * 1024;
 
@@ -129,6 +131,17 @@ impl KeyFile {
         let disk: OnDisk =
             serde_json::from_slice(&bytes).map_err(|_| damaged("it is not a readable key file"))?;
         if disk.body.format != FORMAT {
+            // Only a well-formed tag of a later version means a newer program wrote this
+            // file; any other tag is damage, and "please update" would not help.
+            let later = disk
+                .body
+                .format
+                .strip_prefix(FORMAT_PREFIX)
+                .and_then(|v| v.parse::<u32>().ok())
+                .is_some_and(|v| v > FORMAT_VERSION);
+            if !later {
+                return Err(damaged("its format tag is not one Citizen Twin writes"));
+            }
             return Err(VaultError::Newer {
                 path: path.clone(),
                 found: disk.body.format.chars().take(40).collect(),

@@ -14,6 +14,7 @@
 mod audit;
 mod error;
 mod keyfile;
+mod sharing;
 
 use std::fs;
 use std::io::{self, Write};
@@ -32,6 +33,10 @@ use twin_types::{Category, FieldPath, LineageId, VaultId};
 
 pub use audit::{AuditEntry, AuditReport};
 pub use error::VaultError;
+pub use sharing::{
+    AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
+    trust_list,
+};
 pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
 
@@ -581,6 +586,17 @@ impl Vault {
     #[doc(hidden)]
     pub fn saved_document(&self) -> Vec<u8> {
         self.doc.save()
+    }
+
+    /// Everything the unlocked vault holds, decrypted: every row of every table of the
+    /// database, then the twin document saved without compression and every change of its
+    /// history decoded. Only for the end-to-end tests, which search it for erased values
+    /// (see `tests/tests/e2e/erase.rs`); not part of the supported interface.
+    #[doc(hidden)]
+    pub fn export_raw_for_tests(&mut self) -> Result<Vec<u8>, VaultError> {
+        let mut out = self.store()?.dump_for_tests()?;
+        out.extend(self.doc.dump_for_tests());
+        Ok(out)
     }
 
     /// The current value of one field.

@@ -223,3 +223,136 @@ mod key_file_parsing {
         }
     }
 }
+
+mod sharing {
+    use super::*;
+    use twin_protocol::{
+        AgencyCard, AgencyView, CardKey, KeyPair, Limits, Purpose, RecordClaims, UnverifiedGrant,
+    };
+    use twin_types::AgencyId;
+
+    fn sandbox_anchor() -> KeyPair {
+        let text = include_str!("../../../packaging/trust/sandbox/anchor-private.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(v["sign_seed"].as_str().unwrap(), &mut seed).unwrap();
+        KeyPair::from_seeds(seed, [0; 32])
+    }
+
+    fn card(agency_key: &KeyPair) -> AgencyCard {
+        let now = now_ms() / 1000;
+        AgencyCard {
+            v: 1,
+            agency: AgencyId::parse("sandbox-benefits").unwrap(),
+            name: "Sandbox Benefits Agency".into(),
+            endpoint: "http://127.0.0.1:8700".into(),
+            sandbox: true,
+            keys: vec![CardKey {
+                kid: "k1".into(),
+                sign: agency_key.sign_public(),
+                seal: agency_key.seal_public(),
+                not_after: now + 100 * 86_400,
+            }],
+            record_types: vec!["benefit-award/v1".into()],
+            purposes: vec![Purpose {
+                code: "pension-credit-check".into(),
+                words: "Pension Credit check".into(),
+                fields: vec![
+                    "personal.date_of_birth".into(),
+                    "personal.address.postcode".into(),
+                ],
+                legal_basis: "State Pension Credit Act 2002".into(),
+                retention_days: 30,
+            }],
+            expires_at: now + 365 * 86_400,
+        }
+    }
+
+    #[test]
+    fn share_verify_at_the_agency_revoke_and_receive_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.set("personal.date_of_birth", "1958-03-14", None).unwrap();
+        v.set("personal.address.postcode", "LS1 4AP", None).unwrap();
+        let agency_key = KeyPair::generate();
+        let card = card(&agency_key);
+        let signed = card.sign("sandbox-anchor", &sandbox_anchor());
+
+        // Not trusted without the sandbox switched on.
+        let shipped = trust_list(None, false).unwrap();
+        assert!(matches!(
+            v.add_agency(&signed.0, &shipped),
+            Err(VaultError::Card(_))
+        ));
+        let added = v
+            .add_agency(&signed.0, &trust_list(None, true).unwrap())
+            .unwrap();
+        assert_eq!(added.display_name(), "Sandbox Benefits Agency (SANDBOX)");
+
+        let req = ShareRequest {
+            agency: card.agency.clone(),
+            fields: vec![
+                "personal.date_of_birth".into(),
+                "personal.address.postcode".into(),
+            ],
+            purpose: "Pension Credit check".into(),
+            duration_secs: 7 * 86_400,
+            records: vec!["benefit-award/v1".into()],
+            records_secs: 60 * 86_400,
+            single_use: false,
+        };
+        let shared = v.share(&req).unwrap();
+        assert_eq!(shared.summary.state, GrantState::Active);
+        let log = v.audit().unwrap();
+        let line = &log.last().unwrap().line;
+        assert!(line.starts_with("You shared your date of birth and postcode with Sandbox Benefits Agency (SANDBOX) for 'Pension Credit check' until"), "{line}");
+        assert!(!line.contains("LS1"), "no values in the audit log");
+
+        // The agency side, with nothing but the protocol crate.
+        let keys = [("k1".to_owned(), &agency_key)];
+        let view = AgencyView {
+            card: &card,
+            keys: &keys,
+            limits: Limits::default(),
+        };
+        let now = now_ms() / 1000;
+        let verified = UnverifiedGrant::parse(&shared.bytes, &view.limits)
+            .unwrap()
+            .verify(&view, now, |_| false, |_| false)
+            .unwrap();
+        assert_eq!(verified.values.len(), 2);
+        let text = shared.text.unwrap();
+        assert_eq!(
+            twin_protocol::open_text(&text, &keys).unwrap(),
+            shared.bytes
+        );
+
+        // A record back.
+        let record = RecordClaims {
+            v: 1,
+            record_id: twin_types::MessageId::random(),
+            record_type: "benefit-award/v1".into(),
+            agency: card.agency.clone(),
+            subject: verified.claims.citizen_sign,
+            grant_id: verified.claims.grant_id,
+            issued_at: now,
+            body: r#"{"award": "Pension Credit"}"#.into(),
+        }
+        .issue("k1", &agency_key, &verified.claims.citizen_seal)
+        .unwrap();
+        let r = v.import_record(&record).unwrap();
+        assert_eq!(r.body["award"], "Pension Credit");
+        assert_eq!(v.records().unwrap().len(), 1);
+
+        // Stop sharing: at once, with a notice for the agency.
+        let stopped = v.revoke(&shared.summary.id.to_string()).unwrap();
+        assert!(matches!(stopped.state, GrantState::Stopped { .. }));
+        let notice = v.revocation_notice(&shared.summary.id).unwrap();
+        let r = twin_protocol::Revocation::verify(&notice, &card.agency).unwrap();
+        assert_eq!(r.signer, verified.claims.citizen_sign);
+        v.lock().unwrap();
+        let v = Vault::unlock(&d, &pass(P)).unwrap();
+        assert!(matches!(v.grants()[0].state, GrantState::Stopped { .. }));
+    }
+}
