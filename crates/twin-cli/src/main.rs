@@ -48,6 +48,15 @@ struct Cli {
     #[arg(long, global = true)]
     passphrase_stdin: bool,
 
+    /// A trust list file to use instead of the one that ships [env: TWIN_TRUST_LIST]
+    #[arg(long, global = true, env = "TWIN_TRUST_LIST", value_name = "FILE")]
+    trust_list: Option<PathBuf>,
+
+    /// Also trust the SANDBOX anchor, for trying things out with a local sandbox agency
+    /// (developers only) [env: TWIN_SANDBOX=1]
+    #[arg(long, global = true)]
+    sandbox: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -143,12 +152,124 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The agencies you can share with: add one from its card, or list them
+    Agency {
+        #[command(subcommand)]
+        action: AgencyAction,
+    },
+    /// Share chosen fields with an agency, for a purpose, for a limited time
+    #[command(
+        after_help = "Example:\n  twin share --agency sandbox-benefits --fields personal.date_of_birth,personal.address.postcode \\\n    --purpose \"Pension Credit check\" --expires 7d --out grant.twingrant"
+    )]
+    Share {
+        /// The agency's id (see `twin agency list`)
+        #[arg(long)]
+        agency: String,
+        /// The fields to share, separated by commas
+        #[arg(long, value_delimiter = ',', required = true)]
+        fields: Vec<String>,
+        /// Why: one of the purposes on the agency's card (its code or its words)
+        #[arg(long)]
+        purpose: String,
+        /// How long the agency may read them: 30m, 12h, 7d or 2w (at most 90 days)
+        #[arg(long, value_parser = parse_duration)]
+        expires: i64,
+        /// Record types the agency may send back (e.g. benefit-award/v1), separated by commas
+        #[arg(long, value_delimiter = ',')]
+        records: Vec<String>,
+        /// How long the agency may send records back [default: 90d]
+        #[arg(long, value_parser = parse_duration, default_value = "90d")]
+        records_for: i64,
+        /// The agency may use this share only once
+        #[arg(long)]
+        single_use: bool,
+        /// Save the share to this file, to hand over
+        #[arg(long, required_unless_present = "text")]
+        out: Option<PathBuf>,
+        /// Print the share as text for paper or a QR code (sealed: it shows nothing in clear)
+        #[arg(long)]
+        text: bool,
+        /// Print JSON: {"grant_id", "agency", "fields", "expires_at"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shares you have made, and where each stands
+    Grants {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a share at once on this computer; a signed notice is kept for the agency
+    Revoke {
+        /// The share's id (see `twin grants`)
+        grant: String,
+        /// Also save the signed notice to this file, to hand to the agency
+        #[arg(long)]
+        notice_out: Option<PathBuf>,
+    },
+    /// Records agencies sent you: import one from a file, or list them
+    Records {
+        #[command(subcommand)]
+        action: RecordsAction,
+    },
     /// Delete your twin from this computer for good (the right to be forgotten)
     DeleteVault {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgencyAction {
+    /// Add an agency from its card file, after checking who signed it
+    Add {
+        /// The card file the agency published
+        card: PathBuf,
+    },
+    /// List the agencies you have added
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordsAction {
+    /// Import a record an agency gave you as a file: checked, then kept with its signature
+    Import {
+        /// The record file
+        file: PathBuf,
+    },
+    /// List the records you have received
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// "30m", "12h", "7d", "2w" → seconds.
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (num, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = num
+        .parse()
+        .map_err(|_| "write a duration like 30m, 12h, 7d or 2w".to_owned())?;
+    let unit = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" | "" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err("write a duration like 30m, 12h, 7d or 2w".to_owned()),
+    };
+    n.checked_mul(unit)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| "the duration must be more than zero".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +367,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         None => default_dir()?,
     };
     let mut secrets = Secrets::new(cli.passphrase_stdin);
+    let cli_trust = cli.trust_list;
+    let sandbox = cli.sandbox || std::env::var("TWIN_SANDBOX").is_ok_and(|v| v == "1");
     match cli.command {
         Command::Init { yes } => {
             println!("{}", output::INIT_EXPLANATION);
@@ -550,12 +673,204 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Agency { action } => {
+            match action {
+                AgencyAction::Add { card } => {
+                    let bytes = read_small(&card, "card")?;
+                    let trust = trust(&cli_trust, sandbox)?;
+                    let mut v = open(&dir, &mut secrets)?;
+                    let a = v.add_agency(&bytes, &trust).map_err(|e| {
+                    let mut f = Failure::from(e);
+                    if !sandbox && f.code == "card-refused" {
+                        f.message.push_str(". If this is a sandbox agency for trying things out, add --sandbox");
+                    }
+                    f
+                })?;
+                    v.lock()?;
+                    println!("Added {} ({}).", a.display_name(), a.id);
+                    if a.sandbox {
+                        println!(
+                            "This is a SANDBOX agency, for trying Citizen Twin out. Do not share real data with it."
+                        );
+                    }
+                    for p in &a.purposes {
+                        println!(
+                            "  It may ask for {} for '{}' ({}; kept {} days).",
+                            p.fields.join(", "),
+                            p.words,
+                            p.legal_basis,
+                            p.retention_days
+                        );
+                    }
+                }
+                AgencyAction::List { json } => {
+                    let v = open(&dir, &mut secrets)?;
+                    let list = v.agencies();
+                    v.lock()?;
+                    if json {
+                        print_json(&list);
+                    } else if list.is_empty() {
+                        println!(
+                            "You have not added any agencies. Add one with `twin agency add CARD_FILE`."
+                        );
+                    } else {
+                        for a in &list {
+                            println!("{}  {}  {}", a.id, a.display_name(), a.endpoint);
+                        }
+                    }
+                }
+            }
+        }
+        Command::Share {
+            agency,
+            fields,
+            purpose,
+            expires,
+            records,
+            records_for,
+            single_use,
+            out,
+            text,
+            json,
+        } => {
+            let agency = twin_types::AgencyId::parse(&agency)
+                .map_err(|e| fail("unknown-agency", e.to_string()))?;
+            let mut v = open(&dir, &mut secrets)?;
+            let req = twin_vault::ShareRequest {
+                agency,
+                fields,
+                purpose,
+                duration_secs: expires,
+                records,
+                records_secs: records_for,
+                single_use,
+            };
+            let shared = v.share(&req)?;
+            v.lock()?;
+            let s = &shared.summary;
+            if let Some(path) = &out {
+                write_private(path, &shared.bytes)?;
+            }
+            if json {
+                print_json(
+                    &json!({"grant_id": s.id, "agency": s.agency, "fields": s.fields, "expires_at": rfc3339(s.expires_at * 1000)}),
+                );
+            } else {
+                println!("{}", s.id);
+                eprintln!(
+                    "You shared {} with {} for '{}' until {}.",
+                    s.fields.join(", "),
+                    s.agency_name,
+                    s.purpose,
+                    twin_vault::human_date(s.expires_at)
+                );
+                if let Some(path) = &out {
+                    eprintln!(
+                        "Saved to {}. Hand this file to the agency; only it can open the values.",
+                        path.display()
+                    );
+                }
+            }
+            if text {
+                match &shared.text {
+                    Ok(t) => println!("{t}"),
+                    Err(e) => return Err(fail("too-large-for-text", e.to_string())),
+                }
+            }
+        }
+        Command::Grants { json } => {
+            let v = open(&dir, &mut secrets)?;
+            let list = v.grants();
+            v.lock()?;
+            if json {
+                print_json(&list);
+            } else if list.is_empty() {
+                println!("You have not shared anything yet.");
+            } else {
+                for g in &list {
+                    let state = match &g.state {
+                        twin_vault::GrantState::Active => {
+                            format!("shared until {}", twin_vault::human_date(g.expires_at))
+                        }
+                        twin_vault::GrantState::Expired => {
+                            format!("ended on {}", twin_vault::human_date(g.expires_at))
+                        }
+                        twin_vault::GrantState::Stopped { at } => format!(
+                            "stopped on this computer on {}",
+                            twin_vault::human_date(*at)
+                        ),
+                    };
+                    println!(
+                        "{}  {}  '{}'  {}  — {}",
+                        g.id,
+                        g.agency_name,
+                        g.purpose,
+                        g.fields.join(", "),
+                        state
+                    );
+                }
+            }
+        }
+        Command::Revoke { grant, notice_out } => {
+            let mut v = open(&dir, &mut secrets)?;
+            let g = v.revoke(&grant)?;
+            let notice = v.revocation_notice(&g.id);
+            v.lock()?;
+            if let (Some(path), Some(bytes)) = (&notice_out, &notice) {
+                write_private(path, bytes)?;
+            }
+            println!(
+                "Stopped sharing with {} for '{}' on this computer. The agency is asked to delete what it holds; decisions it already made stand.",
+                g.agency_name, g.purpose
+            );
+            if let Some(path) = &notice_out {
+                println!("The signed notice for the agency is in {}.", path.display());
+            }
+        }
+        Command::Records { action } => match action {
+            RecordsAction::Import { file } => {
+                let bytes = read_small(&file, "record")?;
+                let mut v = open(&dir, &mut secrets)?;
+                let r = v.import_record(&bytes)?;
+                v.lock()?;
+                println!(
+                    "Kept a signed {} record from {} (issued {}).",
+                    r.record_type,
+                    r.agency,
+                    twin_vault::human_date(r.issued_at)
+                );
+            }
+            RecordsAction::List { json } => {
+                let mut v = open(&dir, &mut secrets)?;
+                let list = v.records()?;
+                v.lock()?;
+                if json {
+                    print_json(&list);
+                } else if list.is_empty() {
+                    println!("You have no records from agencies yet.");
+                } else {
+                    for r in &list {
+                        println!(
+                            "{}  {}  {}  verified ✓  {}",
+                            twin_vault::human_date(r.issued_at),
+                            r.agency,
+                            r.record_type,
+                            r.body
+                        );
+                    }
+                }
+            }
+        },
         Command::DeleteVault { yes } => {
-            let s = twin_vault::locked_status(&dir)?;
+            // Say "no vault" before asking; but a damaged key file must not stop the
+            // citizen deleting the vault (`delete_vault` needs no readable keys).
+            if let Err(e @ VaultError::NoVault(_)) = twin_vault::locked_status(&dir) {
+                return Err(e.into());
+            }
             if !yes {
                 println!(
                     "This deletes your twin from {} for good: its keys first, so nothing can be decrypted, then its files. Agencies keep what you already shared with them. Backups you exported are not touched.",
-                    s.dir.display()
+                    dir.display()
                 );
                 if !confirm("Type delete to continue: ", "delete", "delete-vault")? {
                     return Err(fail("cancelled", "nothing was deleted"));
@@ -581,6 +896,68 @@ fn twin_schema_known(path: &str) -> Result<(), Failure> {
 
 fn twin_doc_nest(fields: &[(twin_types::FieldPath, Value)]) -> Value {
     twin_vault::nest(fields)
+}
+
+fn trust(custom: &Option<PathBuf>, sandbox: bool) -> Result<twin_vault::TrustList, Failure> {
+    let text = match custom {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+            fail(
+                "trust-list-unreadable",
+                format!("could not read the trust list {}: {e}", p.display()),
+            )
+        })?),
+        None => None,
+    };
+    Ok(twin_vault::trust_list(text.as_deref(), sandbox)?)
+}
+
+/// Reads a small file handed over by an agency (a card, a record).
+fn read_small(path: &std::path::Path, what: &str) -> Result<Vec<u8>, Failure> {
+    let too_big = fail(
+        "file-too-large",
+        format!("{} is far larger than a {what} can be", path.display()),
+    );
+    let meta = std::fs::metadata(path).map_err(|e| {
+        fail(
+            "file-unreadable",
+            format!("could not read {}: {e}", path.display()),
+        )
+    })?;
+    if meta.len() > 1024 * 1024 {
+        return Err(too_big);
+    }
+    std::fs::read(path).map_err(|e| {
+        fail(
+            "file-unreadable",
+            format!("could not read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Writes a file only its owner can read; never overwrites one.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            fail(
+                "file-not-written",
+                format!(
+                    "could not create {}: {e} (an existing file is never overwritten)",
+                    path.display()
+                ),
+            )
+        })?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
+        fail(
+            "file-not-written",
+            format!("could not write {}: {e}", path.display()),
+        )
+    })
 }
 
 /// Largest import file read: a twin fragment is small.

@@ -39,6 +39,7 @@ pub use sharing::{
 };
 pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
+pub use twin_protocol::TrustList;
 
 /// Checks that `path` names a field, a group of fields or a category.
 pub fn check_path(path: &str) -> Result<(), VaultError> {
