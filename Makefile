@@ -26,6 +26,8 @@ lint:
 
 unit:
 	cargo test --locked --workspace
+	# The protocol's test vectors must be exactly what the generator makes.
+	cargo run --locked -q -p twin-protocol --example gen_vectors -- --check
 
 ## bench: criterion benchmarks; results go in docs/benchmarks.md by hand.
 bench: deps

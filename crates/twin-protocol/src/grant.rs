@@ -171,6 +171,7 @@ pub struct GrantBuilder<'a> {
     duration_secs: i64,
     limits: Limits,
     grant_id: Option<GrantId>,
+    forged_fields: Option<Vec<FieldPath>>,
 }
 
 impl<'a> GrantBuilder<'a> {
@@ -190,6 +191,7 @@ impl<'a> GrantBuilder<'a> {
             duration_secs,
             limits: Limits::default(),
             grant_id: None,
+            forged_fields: None,
         }
     }
 
@@ -228,6 +230,14 @@ impl<'a> GrantBuilder<'a> {
     /// Limits other than the defaults.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Claims these fields instead of the ones whose values are sealed. Only for making
+    /// the `fail_field_outside_scope` test vector: a real vault never does this.
+    #[doc(hidden)]
+    pub fn forge_claimed_fields(mut self, fields: Vec<FieldPath>) -> Self {
+        self.forged_fields = Some(fields);
         self
     }
 
@@ -276,7 +286,9 @@ impl<'a> GrantBuilder<'a> {
             citizen_seal: citizen.seal_public(),
             agency: self.card.agency.clone(),
             kid: key.kid.clone(),
-            fields: self.values.keys().cloned().collect(),
+            fields: self
+                .forged_fields
+                .unwrap_or_else(|| self.values.keys().cloned().collect()),
             records: self.records,
             records_until: self.records_until,
             purpose: purpose.into(),

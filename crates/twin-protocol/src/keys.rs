@@ -158,14 +158,39 @@ pub(crate) mod serde_bytes_compat {
     }
 }
 
+thread_local! {
+    /// Set only inside [`deterministic`]: the seeded generator test vectors seal with.
+    static SEEDED: std::cell::RefCell<Option<rand_chacha::ChaCha20Rng>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with HPKE's ephemeral keys drawn from ChaCha20 seeded with `seed` instead of
+/// the operating system, so test vectors come out the same on every run. Only for the
+/// vector generator and tests: a sealed message made this way is as predictable as its
+/// seed.
+#[doc(hidden)]
+pub fn deterministic<R>(seed: [u8; 32], f: impl FnOnce() -> R) -> R {
+    use rand_core::SeedableRng;
+    SEEDED.with(|s| *s.borrow_mut() = Some(rand_chacha::ChaCha20Rng::from_seed(seed)));
+    let out = f();
+    SEEDED.with(|s| *s.borrow_mut() = None);
+    out
+}
+
 /// HPKE base mode, X25519-HKDF-SHA256, HKDF-SHA256, ChaCha20-Poly1305 (RFC 9180).
 pub(crate) fn seal(to: &SealPublic, info: &[u8], aad: &[u8], plaintext: &[u8]) -> Option<Sealed> {
+    type A = hpke::aead::ChaCha20Poly1305;
+    type K = hpke::kdf::HkdfSha256;
     let pk = to.hpke()?;
-    let (enc, ct) = hpke::single_shot_seal::<
-        hpke::aead::ChaCha20Poly1305,
-        hpke::kdf::HkdfSha256,
-        Kem,
-    >(&hpke::OpModeS::Base, &pk, info, plaintext, aad)
+    let mode = hpke::OpModeS::Base;
+    let seeded = SEEDED.with(|s| {
+        s.borrow_mut().as_mut().map(|rng| {
+            hpke::single_shot_seal_with_rng::<A, K, Kem>(&mode, &pk, info, plaintext, aad, rng)
+        })
+    });
+    let (enc, ct) = match seeded {
+        Some(r) => r,
+        None => hpke::single_shot_seal::<A, K, Kem>(&mode, &pk, info, plaintext, aad),
+    }
     .ok()?;
     Some(Sealed {
         enc: enc.to_bytes().to_vec(),
