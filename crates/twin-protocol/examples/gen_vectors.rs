@@ -103,10 +103,10 @@ fn builder(c: &Ctx, id: u8) -> GrantBuilder<'_> {
 /// Rewrites a CBOR map's entry (for forging wire fields).
 fn patch_cbor(bytes: &[u8], key: &str, f: impl FnOnce(&mut ciborium::Value)) -> Vec<u8> {
     let mut v: ciborium::Value = ciborium::from_reader(bytes).unwrap();
-    if let ciborium::Value::Map(entries) = &mut v {
-        if let Some((_, val)) = entries.iter_mut().find(|(k, _)| k.as_text() == Some(key)) {
-            f(val);
-        }
+    if let ciborium::Value::Map(entries) = &mut v
+        && let Some((_, val)) = entries.iter_mut().find(|(k, _)| k.as_text() == Some(key))
+    {
+        f(val);
     }
     let mut out = Vec::new();
     ciborium::into_writer(&v, &mut out).unwrap();
@@ -151,9 +151,9 @@ fn all() -> BTreeMap<String, Value> {
             "trust_list": c.trust,
             "card": hex::encode(&signed_card.0),
             "agency_key_id": "k1",
-            "agency_key_seeds": hex::encode(&*c.agency.to_seeds()),
+            "agency_key_seeds": hex::encode(*c.agency.to_seeds()),
             "citizen_root_secret": hex::encode(ROOT_SECRET),
-            "citizen_pairwise_seeds": hex::encode(&*c.citizen.to_seeds()),
+            "citizen_pairwise_seeds": hex::encode(*c.citizen.to_seeds()),
             "limits": {
                 "max_grant_bytes": Limits::default().max_grant_bytes,
                 "max_payload_bytes": Limits::default().max_payload_bytes,
