@@ -15,7 +15,8 @@ deps:
 ## run: until the desktop app lands, a guided demo of the `twin` CLI on a throw-away vault.
 run: deps
 	cargo build --locked -p twin-cli
-	@.ci/demo "$(CARGO_TARGET_DIR)/debug/twin"
+	cargo build --locked -p twin-protocol --example sandbox_agency
+	@.ci/demo "$(CARGO_TARGET_DIR)/debug/twin" "$(CARGO_TARGET_DIR)/debug/examples/sandbox_agency"
 
 ## test: formatting, lints, then every test in the workspace (unit, property, end to end).
 test: deps lint unit

@@ -629,13 +629,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             .collect();
                         print_json(&entries);
                     } else {
-                        for e in &log {
-                            println!(
-                                "{:>4}  {}  {}",
-                                e.seq,
-                                twin_vault::human_time(e.at_ms),
-                                e.line
-                            );
+                        // Runs of plain unlocks are shown as one line; `--json` lists each.
+                        let mut i = 0;
+                        while i < log.len() {
+                            let e = &log[i];
+                            let run = log[i..].iter().take_while(|x| x.kind == "unlocked").count();
+                            if run > 1 {
+                                let last = &log[i + run - 1];
+                                println!(
+                                    "{:>4}  {}  You unlocked your twin {run} times, the last on {}.",
+                                    e.seq,
+                                    twin_vault::human_time(e.at_ms),
+                                    twin_vault::human_time(last.at_ms)
+                                );
+                                i += run;
+                                continue;
+                            }
+                            println!("{:>4}  {}  {}", e.seq, twin_vault::human_time(e.at_ms), e.line);
+                            i += 1;
                         }
                     }
                 }
