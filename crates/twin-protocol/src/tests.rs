@@ -505,3 +505,43 @@ fn request_signatures() {
         RequestSigError::Replayed
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn grants_round_trip_any_values(
+            dob in "\\PC{0,40}",
+            postcode in "\\PC{0,40}",
+            days in 1i64..=90,
+            single in any::<bool>(),
+        ) {
+            let w = world();
+            let g = GrantBuilder::new(&w.card, "pension-credit-check", days * DAY)
+                .field(p("personal.date_of_birth"), json!(dob))
+                .field(p("personal.address.postcode"), json!(postcode))
+                .single_use(single)
+                .build(&w.citizen, NOW)
+                .unwrap();
+            let v = verify(&w, &g.bytes, NOW).unwrap();
+            prop_assert_eq!(&v.values[&p("personal.date_of_birth")], &json!(dob));
+            prop_assert_eq!(&v.values[&p("personal.address.postcode")], &json!(postcode));
+            prop_assert_eq!(v.claims, g.claims);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_verify(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let w = world();
+            prop_assert!(verify(&w, &bytes, NOW).is_err());
+            let text = format!("twin-grant:{}", String::from_utf8_lossy(&bytes));
+            let opened = open_text(&text, &[("k1".to_owned(), &w.agency_key)]);
+            prop_assert!(opened.is_err());
+            prop_assert!(SignedCard(bytes.clone()).verify(&w.trust, NOW).is_err());
+            prop_assert!(Revocation::verify(&bytes, &w.card.agency).is_err());
+        }
+    }
+}
