@@ -85,6 +85,7 @@ enum Command {
         /// The new value. Numbers as digits; lists (immunisations, medications) as JSON.
         /// Use - to read it from standard input (after the passphrase line, if any), so
         /// it never shows in the list of running programs
+        #[arg(allow_hyphen_values = true)]
         value: String,
         /// Why you made the change, kept in the field's history
         #[arg(long)]
@@ -645,7 +646,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                                 i += run;
                                 continue;
                             }
-                            println!("{:>4}  {}  {}", e.seq, twin_vault::human_time(e.at_ms), e.line);
+                            println!(
+                                "{:>4}  {}  {}",
+                                e.seq,
+                                twin_vault::human_time(e.at_ms),
+                                e.line
+                            );
                             i += 1;
                         }
                     }
@@ -756,7 +762,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 records_secs: records_for,
                 single_use,
             };
-            let shared = v.share(&req)?;
+            let shared = v.share(&req, &trust(&cli_trust, sandbox)?).map_err(|e| {
+                let mut f = Failure::from(e);
+                if !sandbox && f.code == "card-refused" {
+                    f.message.push_str(
+                        ". If this is a sandbox agency for trying things out, add --sandbox",
+                    );
+                }
+                f
+            })?;
             v.lock()?;
             let s = &shared.summary;
             if let Some(path) = &out {

@@ -1,8 +1,8 @@
 //! Generates the protocol's test vectors in `schemas/vectors/`.
 //!
 //! ```text
-//! cargo run -p twin-protocol --example gen_vectors -- --write   # rewrite the files
-//! cargo run -p twin-protocol --example gen_vectors -- --check   # fail if they differ
+//! cargo run -p twin-protocol --features test-vectors --example gen_vectors -- --write   # rewrite
+//! cargo run -p twin-protocol --features test-vectors --example gen_vectors -- --check   # fail if they differ
 //! ```
 //!
 //! Everything is deterministic: fixed keys, fixed ids, fixed times, and HPKE ephemeral

@@ -117,7 +117,7 @@ fn main() -> Result<(), String> {
             };
             let bytes = std::fs::read(grant).map_err(|e| e.to_string())?;
             let verified = UnverifiedGrant::parse(&bytes, &view.limits)
-                .and_then(|g| g.verify(&view, now(), |_| false, |_| false))
+                .and_then(|g| g.verify(&view, now(), |_, _| false, |_, _| false))
                 .map_err(|e| format!("refused: {e}"))?;
             println!(
                 "grant {} for '{}'",
@@ -138,7 +138,7 @@ fn main() -> Result<(), String> {
             };
             let bytes = std::fs::read(grant).map_err(|e| e.to_string())?;
             let g = UnverifiedGrant::parse(&bytes, &view.limits)
-                .and_then(|g| g.verify(&view, now(), |_| false, |_| false))
+                .and_then(|g| g.verify(&view, now(), |_, _| false, |_, _| false))
                 .map_err(|e| format!("refused: {e}"))?;
             let record = RecordClaims {
                 v: 1,

@@ -10,6 +10,10 @@ pub(crate) fn to_vec<T: Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
+/// Decodes exactly one CBOR item: trailing bytes are refused, so a message has one
+/// byte form.
 pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    ciborium::from_reader(bytes).ok()
+    let mut reader = bytes;
+    let value = ciborium::from_reader(&mut reader).ok()?;
+    reader.is_empty().then_some(value)
 }

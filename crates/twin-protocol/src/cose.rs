@@ -57,6 +57,11 @@ impl Unchecked {
             Some(coset::ContentType::Text(t)) if t == expected_kind => {}
             _ => return Err(CoseError::WrongKind),
         }
+        // RFC 9052 §3.1: a recipient must refuse critical headers it does not know; this
+        // profile defines none.
+        if !h.crit.is_empty() || !inner.unprotected.is_empty() {
+            return Err(CoseError::Malformed);
+        }
         if inner.payload.is_none() {
             return Err(CoseError::Malformed);
         }

@@ -148,6 +148,9 @@ pub enum IssueError {
     /// A record type the card does not issue.
     #[error("the agency does not issue records of type \"{0}\"")]
     UnknownRecordType(String),
+    /// Records allowed back for longer than the limit.
+    #[error("an agency can be allowed to send records back for at most {0} days")]
+    RecordsTooLong(i64),
     /// The sealed values are larger than the limit.
     #[error("the values to share are too large ({0} bytes)")]
     TooLarge(usize),
@@ -171,6 +174,7 @@ pub struct GrantBuilder<'a> {
     duration_secs: i64,
     limits: Limits,
     grant_id: Option<GrantId>,
+    #[cfg_attr(not(feature = "test-vectors"), allow(dead_code))]
     forged_fields: Option<Vec<FieldPath>>,
 }
 
@@ -235,7 +239,7 @@ impl<'a> GrantBuilder<'a> {
 
     /// Claims these fields instead of the ones whose values are sealed. Only for making
     /// the `fail_field_outside_scope` test vector: a real vault never does this.
-    #[doc(hidden)]
+    #[cfg(feature = "test-vectors")]
     pub fn forge_claimed_fields(mut self, fields: Vec<FieldPath>) -> Self {
         self.forged_fields = Some(fields);
         self
@@ -268,6 +272,14 @@ impl<'a> GrantBuilder<'a> {
         {
             return Err(IssueError::UnknownRecordType(t.clone()));
         }
+        if self
+            .records_until
+            .is_some_and(|t| t.saturating_sub(now) > self.limits.max_records_secs)
+        {
+            return Err(IssueError::RecordsTooLong(
+                self.limits.max_records_secs / 86_400,
+            ));
+        }
         let grant_id = self.grant_id.unwrap_or_else(GrantId::random);
         let payload = zeroize::Zeroizing::new(
             serde_json::to_vec(&serde_json::json!({ "fields": self.values }))
@@ -297,7 +309,9 @@ impl<'a> GrantBuilder<'a> {
             single_use: self.single_use,
             issued_at: now,
             not_before,
-            expires_at: not_before + self.duration_secs,
+            expires_at: not_before
+                .checked_add(self.duration_secs)
+                .ok_or(IssueError::TooLong(self.limits.max_duration_secs / 86_400))?,
             payload_digest: payload_digest(&sealed).to_vec(),
         };
         let signed = cose::sign(
@@ -374,9 +388,16 @@ pub enum GrantError {
     /// Sealed to a key id this agency does not have, or one that has expired.
     #[error("the grant is sealed to a key this agency does not have or no longer uses")]
     UnknownKey,
+    /// A purpose the agency's card does not state (or states with another legal basis
+    /// or retention).
+    #[error("the grant's purpose is not one this agency's card states")]
+    UnknownPurpose,
     /// Lasts longer than the limit.
     #[error("the grant lasts longer than a grant may")]
     DurationTooLong,
+    /// Made in the future: its write-back window would then start later than it seems.
+    #[error("the grant says it was made in the future")]
+    IssuedInTheFuture,
     /// Lets the agency write back for longer than the limit.
     #[error("the grant's write-back window is longer than allowed")]
     RecordsWindowTooLong,
@@ -404,6 +425,9 @@ pub enum GrantError {
     /// More fields than the limit.
     #[error("the grant has more fields than allowed")]
     TooManyFields,
+    /// Fewer values than the fields the grant names.
+    #[error("the grant names fields whose values it does not carry")]
+    MissingValues,
     /// A value for a field the grant does not name.
     #[error("the grant carries a field it does not name: {0}")]
     FieldOutsideScope(String),
@@ -459,16 +483,19 @@ impl UnverifiedGrant {
 
     /// Runs every check, in this order (each has its own error): signature by the pairwise
     /// key the claims name (`verify_strict`) · version · audience agency · key id known and
-    /// unexpired, and equal to the outer one · duration cap · write-back cap · not before
-    /// (with skew) · expiry (with skew) · revoked · replayed single use · payload size ·
-    /// payload digest · HPKE open · field count · every value's field named in the claims ·
-    /// record types on the card. `revoked` and `seen` are the agency's own memory.
+    /// unexpired, and equal to the outer one · purpose stated on the card · duration cap ·
+    /// not issued in the future · write-back cap · not before (with skew) · expiry (with
+    /// skew) · revoked · replayed single use · payload size · payload digest · HPKE open ·
+    /// field count · every value's field named in the claims, and every named field
+    /// carried · record types on the card. `revoked` and `seen` are the agency's own
+    /// memory, asked by grant id *and* signing key: a stranger who copies a grant id into
+    /// a notice signed with another key must not be able to block or use up the grant.
     pub fn verify(
         self,
         agency: &AgencyView<'_>,
         now: i64,
-        revoked: impl Fn(&GrantId) -> bool,
-        seen: impl Fn(&GrantId) -> bool,
+        revoked: impl Fn(&GrantId, &SignPublic) -> bool,
+        seen: impl Fn(&GrantId, &SignPublic) -> bool,
     ) -> Result<VerifiedGrant, GrantError> {
         let limits = &agency.limits;
         let cose = Unchecked::parse(&self.wire.signed, cose::kind::GRANT).map_err(|e| match e {
@@ -497,27 +524,42 @@ impl UnverifiedGrant {
                 .ok_or(GrantError::UnknownKey)?,
             _ => return Err(GrantError::UnknownKey),
         };
-        if claims.expires_at - claims.not_before > limits.max_duration_secs
-            || claims.expires_at < claims.not_before
+        let purpose = agency
+            .card
+            .purpose(&claims.purpose.code)
+            .ok_or(GrantError::UnknownPurpose)?;
+        if purpose.legal_basis != claims.purpose.legal_basis
+            || purpose.retention_days != claims.purpose.retention_days
+        {
+            return Err(GrantError::UnknownPurpose);
+        }
+        // Differences are computed without overflow: a hostile grant may carry any i64.
+        if claims
+            .expires_at
+            .checked_sub(claims.not_before)
+            .is_none_or(|d| !(0..=limits.max_duration_secs).contains(&d))
         {
             return Err(GrantError::DurationTooLong);
         }
-        if claims
-            .records_until
-            .is_some_and(|t| t - claims.issued_at > limits.max_records_secs)
-        {
+        if claims.issued_at > now.saturating_add(limits.max_skew_secs) {
+            return Err(GrantError::IssuedInTheFuture);
+        }
+        if claims.records_until.is_some_and(|t| {
+            t.checked_sub(claims.issued_at)
+                .is_none_or(|d| d > limits.max_records_secs)
+        }) {
             return Err(GrantError::RecordsWindowTooLong);
         }
-        if now + limits.max_skew_secs < claims.not_before {
+        if now.saturating_add(limits.max_skew_secs) < claims.not_before {
             return Err(GrantError::NotYetValid);
         }
-        if now - limits.max_skew_secs > claims.expires_at {
+        if now.saturating_sub(limits.max_skew_secs) > claims.expires_at {
             return Err(GrantError::Expired);
         }
-        if revoked(&claims.grant_id) {
+        if revoked(&claims.grant_id, &claims.citizen_sign) {
             return Err(GrantError::Revoked);
         }
-        if claims.single_use && seen(&claims.grant_id) {
+        if claims.single_use && seen(&claims.grant_id, &claims.citizen_sign) {
             return Err(GrantError::Replayed);
         }
         if self.wire.sealed.ct.len() > limits.max_payload_bytes {
@@ -549,6 +591,9 @@ impl UnverifiedGrant {
                 return Err(GrantError::FieldOutsideScope(path.to_string()));
             }
             values.insert(path, v);
+        }
+        if values.len() != claims.fields.len() {
+            return Err(GrantError::MissingValues);
         }
         if let Some(t) = claims
             .records

@@ -142,11 +142,8 @@ pub fn verify_request(
     if p != params(created, nonce, &signer) {
         return Err(RequestSigError::Malformed);
     }
-    if (now - created).abs() > max_skew_secs {
+    if now.abs_diff(created) > max_skew_secs.unsigned_abs() {
         return Err(RequestSigError::Stale);
-    }
-    if seen_nonce(nonce) {
-        return Err(RequestSigError::Replayed);
     }
     let sig = headers
         .signature
@@ -165,6 +162,10 @@ pub fn verify_request(
         &sig,
     ) {
         return Err(RequestSigError::BadSignature);
+    }
+    // Only a signed request may consume a nonce: asked after the signature holds.
+    if seen_nonce(nonce) {
+        return Err(RequestSigError::Replayed);
     }
     Ok(VerifiedRequest {
         signer,

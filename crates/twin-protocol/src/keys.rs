@@ -167,7 +167,7 @@ thread_local! {
 /// the operating system, so test vectors come out the same on every run. Only for the
 /// vector generator and tests: a sealed message made this way is as predictable as its
 /// seed.
-#[doc(hidden)]
+#[cfg(feature = "test-vectors")]
 pub fn deterministic<R>(seed: [u8; 32], f: impl FnOnce() -> R) -> R {
     use rand_core::SeedableRng;
     SEEDED.with(|s| *s.borrow_mut() = Some(rand_chacha::ChaCha20Rng::from_seed(seed)));

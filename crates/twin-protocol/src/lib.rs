@@ -23,7 +23,9 @@ pub use grant::{
     UnverifiedGrant, VERSION, VerifiedGrant,
 };
 pub use httpsig::{RequestSigError, SignedHeaders, VerifiedRequest, sign_request, verify_request};
-pub use keys::{KeyPair, SealPublic, Sealed, SignPublic, deterministic};
+#[cfg(feature = "test-vectors")]
+pub use keys::deterministic;
+pub use keys::{KeyPair, SealPublic, Sealed, SignPublic};
 pub use paper::{MAX_QR_CHARS, PREFIX as TEXT_PREFIX, PaperError, open_text};
 pub use record::{
     IDENTITY_LINK, MAX_RECORD_BYTES, Receipt, ReceiptError, ReceiptEvent, RecordClaims,

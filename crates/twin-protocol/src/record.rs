@@ -143,6 +143,9 @@ pub fn verify_signed_record(
     card: &AgencyCard,
     grant: &GrantClaims,
 ) -> Result<VerifiedRecord, RecordError> {
+    if signed.len() > MAX_RECORD_BYTES {
+        return Err(RecordError::TooLarge);
+    }
     let cose = Unchecked::parse(signed, cose::kind::RECORD).map_err(|_| RecordError::Malformed)?;
     let kid = std::str::from_utf8(cose.kid()).map_err(|_| RecordError::Malformed)?;
     let key = card
@@ -164,7 +167,10 @@ pub fn verify_signed_record(
     if claims.subject != citizen.sign_public() || claims.subject != grant.citizen_sign {
         return Err(RecordError::WrongSubject);
     }
-    if claims.record_type != IDENTITY_LINK && !grant.records.contains(&claims.record_type) {
+    if claims.v != 1 {
+        return Err(RecordError::Malformed);
+    }
+    if !grant.records.contains(&claims.record_type) {
         return Err(RecordError::TypeOutsideScope(
             claims.record_type.chars().take(64).collect(),
         ));

@@ -72,6 +72,9 @@ pub enum RefreshError {
     FieldOutsideScope(String),
 }
 
+/// Largest refresh accepted, in bytes.
+pub const MAX_REFRESH_BYTES: usize = 128 * 1024;
+
 fn info(id: &GrantId, seq: u64) -> Vec<u8> {
     [
         b"citizen-twin/refresh-payload/v1".as_slice(),
@@ -134,7 +137,13 @@ pub fn open_refresh(
     now: i64,
     max_skew_secs: i64,
 ) -> Result<(RefreshClaims, BTreeMap<FieldPath, Value>), RefreshError> {
+    if bytes.len() > MAX_REFRESH_BYTES {
+        return Err(RefreshError::Malformed);
+    }
     let wire: RefreshWire = cbor::from_slice(bytes).ok_or(RefreshError::Malformed)?;
+    if wire.v != 1 {
+        return Err(RefreshError::Malformed);
+    }
     let cose =
         Unchecked::parse(&wire.signed, cose::kind::REFRESH).map_err(|_| RefreshError::Malformed)?;
     if !cose.verify(&grant.citizen_sign) {
@@ -142,6 +151,9 @@ pub fn open_refresh(
     }
     let claims: RefreshClaims =
         cbor::from_slice(cose.payload_unchecked()).ok_or(RefreshError::Malformed)?;
+    if claims.v != 1 {
+        return Err(RefreshError::Malformed);
+    }
     if claims.grant_id != grant.grant_id {
         return Err(RefreshError::WrongGrant);
     }

@@ -82,7 +82,7 @@ fn verify(w: &World, bytes: &[u8], now: i64) -> Result<VerifiedGrant, GrantError
         keys: &keys,
         limits: Limits::default(),
     };
-    UnverifiedGrant::parse(bytes, &view.limits)?.verify(&view, now, |_| false, |_| false)
+    UnverifiedGrant::parse(bytes, &view.limits)?.verify(&view, now, |_, _| false, |_, _| false)
 }
 
 #[test]
@@ -135,6 +135,15 @@ fn time_checks() {
     );
     assert_eq!(
         verify(&w, &g.bytes, NOW - DAY).unwrap_err(),
+        GrantError::IssuedInTheFuture
+    );
+    let later = GrantBuilder::new(&w.card, "pension-credit-check", DAY)
+        .field(p("personal.date_of_birth"), json!("1958-03-14"))
+        .not_before(NOW + DAY)
+        .build(&w.citizen, NOW)
+        .unwrap();
+    assert_eq!(
+        verify(&w, &later.bytes, NOW).unwrap_err(),
         GrantError::NotYetValid
     );
     assert!(
@@ -160,7 +169,7 @@ fn revocation_replay_and_audience() {
     let id = g.claims.grant_id;
     let r = UnverifiedGrant::parse(&g.bytes, &view.limits)
         .unwrap()
-        .verify(&view, NOW, |g| *g == id, |_| false);
+        .verify(&view, NOW, |g, _| *g == id, |_, _| false);
     assert_eq!(r.unwrap_err(), GrantError::Revoked);
     let single = GrantBuilder::new(&w.card, "pension-credit-check", DAY)
         .field(p("personal.date_of_birth"), json!("1958-03-14"))
@@ -169,7 +178,7 @@ fn revocation_replay_and_audience() {
         .unwrap();
     let r = UnverifiedGrant::parse(&single.bytes, &view.limits)
         .unwrap()
-        .verify(&view, NOW, |_| false, |_| true);
+        .verify(&view, NOW, |_, _| false, |_, _| true);
     assert_eq!(r.unwrap_err(), GrantError::Replayed);
     let mut other = w.card.clone();
     other.agency = AgencyId::parse("sandbox-tax").unwrap();
@@ -180,7 +189,7 @@ fn revocation_replay_and_audience() {
     };
     let r = UnverifiedGrant::parse(&g.bytes, &view.limits)
         .unwrap()
-        .verify(&view, NOW, |_| false, |_| false);
+        .verify(&view, NOW, |_, _| false, |_, _| false);
     assert_eq!(r.unwrap_err(), GrantError::WrongAudience);
 }
 
@@ -238,7 +247,7 @@ fn unknown_or_expired_agency_key() {
     };
     let r = UnverifiedGrant::parse(&g.bytes, &view.limits)
         .unwrap()
-        .verify(&view, NOW, |_| false, |_| false);
+        .verify(&view, NOW, |_, _| false, |_, _| false);
     assert_eq!(r.unwrap_err(), GrantError::UnknownKey);
 }
 
@@ -544,4 +553,35 @@ mod props {
             prop_assert!(Revocation::verify(&bytes, &w.card.agency).is_err());
         }
     }
+}
+
+#[test]
+fn hostile_times_never_overflow() {
+    let w = world();
+    let limits = Limits {
+        max_duration_secs: i64::MAX,
+        ..Limits::default()
+    };
+    for (nb, dur) in [(i64::MIN + 1, i64::MAX), (i64::MIN / 2, i64::MAX / 2)] {
+        let g = GrantBuilder::new(&w.card, "pension-credit-check", dur)
+            .field(p("personal.date_of_birth"), json!("1958-03-14"))
+            .not_before(nb)
+            .limits(limits)
+            .build(&w.citizen, NOW);
+        if let Ok(g) = g {
+            assert!(verify(&w, &g.bytes, NOW).is_err());
+        }
+    }
+    let h = sign_request(
+        "POST",
+        "/",
+        b"",
+        i64::MIN,
+        "00112233445566778899aabbccddeeff",
+        &w.citizen,
+    );
+    assert_eq!(
+        verify_request("POST", "/", b"", &h, i64::MAX, 300, |_| false).unwrap_err(),
+        RequestSigError::Stale
+    );
 }

@@ -96,8 +96,8 @@ fn every_vector_gives_its_expected_outcome() {
                     g.verify(
                         &view,
                         now,
-                        |id| revoked.contains(id),
-                        |id| seen.contains(id),
+                        |id, _| revoked.contains(id),
+                        |id, _| seen.contains(id),
                     )
                 });
                 let (o, verified) = outcome(r);

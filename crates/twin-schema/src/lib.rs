@@ -127,7 +127,7 @@ impl Field {
             None => Ok(()),
             Some(e) => Err(InvalidValue {
                 path: self.path.clone(),
-                rule: e.masked_with("the value").to_string(),
+                rule: rule_without_value(&e),
                 hint: self.hint.clone(),
             }),
         }
@@ -161,6 +161,20 @@ impl Field {
         };
         self.check(&value)?;
         Ok(value)
+    }
+}
+
+/// The broken rule in words that never quote the value. `masked` hides the value
+/// itself, but some rules name parts of it (an unexpected key inside a list entry), so
+/// those are described without them.
+fn rule_without_value(e: &jsonschema::ValidationError<'_>) -> String {
+    use jsonschema::error::ValidationErrorKind as K;
+    match e.kind() {
+        K::AdditionalProperties { .. } | K::UnevaluatedProperties { .. } => {
+            "an entry has a part whose name is not allowed".to_owned()
+        }
+        K::PropertyNames { .. } => "an entry has a part with a name that is not allowed".to_owned(),
+        _ => e.masked_with("the value").to_string(),
     }
 }
 

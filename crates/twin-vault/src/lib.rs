@@ -201,13 +201,18 @@ fn take_lock(dir: &Path) -> Result<OwnedFd, VaultError> {
 /// Removes database files of other generations: leftovers of an erasure that was
 /// interrupted before or after the key file switched over. Their keys are gone or were
 /// never published, so they are unreadable; removing them keeps the folder honest.
+/// That includes a `-journal`: SQLite keeps one while a new database file is set up (before
+/// it switches to WAL), so an erasure killed at that moment leaves one behind.
 fn remove_stale_databases(dir: &Path, current: &str) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let base = name.trim_end_matches("-wal").trim_end_matches("-shm");
+        let base = ["-wal", "-shm", "-journal"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
         if base.starts_with("twin-") && base.ends_with(".db") && base != current {
             let _ = shred(&e.path());
         }

@@ -209,8 +209,16 @@ impl Vault {
 
     /// Makes a grant: the named fields' current values, sealed to the agency, signed with
     /// the pairwise key for that agency. Recorded in the ledger and the audit log.
-    pub fn share(&mut self, req: &ShareRequest) -> Result<Shared, VaultError> {
-        let card = self.card(&req.agency)?;
+    ///
+    /// The pinned card is verified again against `trust` now: an agency whose anchor was
+    /// withdrawn, or a sandbox agency while sandbox trust is off, gets nothing.
+    pub fn share(&mut self, req: &ShareRequest, trust: &TrustList) -> Result<Shared, VaultError> {
+        let entry = self
+            .doc
+            .ledger_get(&["grants", "agencies", req.agency.as_str()]);
+        let bytes = from_b64(entry.get("card"))
+            .ok_or_else(|| VaultError::UnknownAgency(req.agency.to_string()))?;
+        let card = SignedCard(bytes).verify(trust, now_secs())?;
         let purpose = card
             .purposes
             .iter()
@@ -243,7 +251,7 @@ impl Vault {
             paths.push(field.path().clone());
         }
         if !req.records.is_empty() {
-            builder = builder.records(req.records.clone(), now + req.records_secs);
+            builder = builder.records(req.records.clone(), now.saturating_add(req.records_secs));
         }
         let citizen = self.pairwise(&req.agency)?;
         let grant = builder

@@ -302,7 +302,9 @@ mod sharing {
             records_secs: 60 * 86_400,
             single_use: false,
         };
-        let shared = v.share(&req).unwrap();
+        // A sandbox agency gets nothing while sandbox trust is off.
+        assert!(matches!(v.share(&req, &shipped), Err(VaultError::Card(_))));
+        let shared = v.share(&req, &trust_list(None, true).unwrap()).unwrap();
         assert_eq!(shared.summary.state, GrantState::Active);
         let log = v.audit().unwrap();
         let line = &log.last().unwrap().line;
@@ -319,7 +321,7 @@ mod sharing {
         let now = now_ms() / 1000;
         let verified = UnverifiedGrant::parse(&shared.bytes, &view.limits)
             .unwrap()
-            .verify(&view, now, |_| false, |_| false)
+            .verify(&view, now, |_, _| false, |_, _| false)
             .unwrap();
         assert_eq!(verified.values.len(), 2);
         let text = shared.text.unwrap();
