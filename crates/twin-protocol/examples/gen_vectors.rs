@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use coset::CborSerializable;
 use serde_json::{Value, json};
 use twin_protocol::{
-    AgencyCard, Anchor, CardKey, GrantBuilder, KeyPair, Limits, Purpose, Receipt, ReceiptEvent,
-    RecordClaims, Revocation, TrustList, deterministic, make_refresh,
+    AgencyCard, AgencyRequest, Anchor, CardKey, GrantBuilder, KeyPair, Limits, Purpose, Receipt,
+    ReceiptEvent, RecordClaims, Revocation, TrustList, deterministic, make_refresh,
 };
 use twin_types::{AgencyId, FieldPath, GrantId, MessageId};
 
@@ -623,6 +623,38 @@ fn all() -> BTreeMap<String, Value> {
         NOW,
         &receipt.sign("k1", &stranger),
         "BadSignature",
+        json!({}),
+    ));
+
+    // Agency requests.
+    let request = AgencyRequest {
+        v: 1,
+        request_id: MessageId::from_bytes([30; 16]),
+        agency: c.card.agency.clone(),
+        fields: vec![p("personal.date_of_birth"), p("personal.email")],
+        purpose: "pension-credit-check".into(),
+        case_ref: Some("PC-1234".into()),
+        duration_secs: 7 * DAY,
+        issued_at: NOW,
+        expires_at: NOW + 14 * DAY,
+    };
+    let signed_request = request.sign("k1", &c.agency);
+    add(vector(
+        "request_ok",
+        "request",
+        "A request for two fields; the card lists only one for this purpose.",
+        NOW,
+        &signed_request,
+        "ok",
+        json!({"over_asking": ["personal.email"]}),
+    ));
+    add(vector(
+        "fail_request_expired",
+        "request",
+        "A request after it lapsed.",
+        NOW + 15 * DAY,
+        &signed_request,
+        "Expired",
         json!({}),
     ));
 

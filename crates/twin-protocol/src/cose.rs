@@ -10,6 +10,7 @@ use crate::keys::{KeyPair, SignPublic};
 pub(crate) mod kind {
     pub const CARD: &str = "application/twin-card+cbor;v=1";
     pub const GRANT: &str = "application/twin-grant+cbor;v=1";
+    pub const REQUEST: &str = "application/twin-request+cbor;v=1";
     pub const REFRESH: &str = "application/twin-refresh+cbor;v=1";
     pub const REVOCATION: &str = "application/twin-revocation+cbor;v=1";
     pub const RECORD: &str = "application/twin-record+cbor;v=1";

@@ -15,6 +15,7 @@ mod keys;
 mod paper;
 mod record;
 mod refresh;
+mod request;
 mod revocation;
 
 pub use card::{AgencyCard, Anchor, CardError, CardKey, Purpose, SignedCard, TrustList};
@@ -32,6 +33,7 @@ pub use record::{
     RecordError, VerifiedRecord, open_record, verify_signed_record,
 };
 pub use refresh::{RefreshClaims, RefreshError, make_refresh, open_refresh};
+pub use request::{AgencyRequest, RequestError, VerifiedRequest as VerifiedAgencyRequest};
 pub use revocation::{Revocation, RevocationError};
 
 #[cfg(test)]

@@ -585,3 +585,40 @@ fn hostile_times_never_overflow() {
         RequestSigError::Stale
     );
 }
+
+#[test]
+fn agency_requests_flag_over_asking_and_answer_into_a_grant() {
+    let w = world();
+    let req = AgencyRequest {
+        v: 1,
+        request_id: twin_types::MessageId::from_bytes([7; 16]),
+        agency: w.card.agency.clone(),
+        fields: vec![p("personal.date_of_birth"), p("personal.email")],
+        purpose: "pension-credit-check".into(),
+        case_ref: Some("PC-1234".into()),
+        duration_secs: 7 * DAY,
+        issued_at: NOW,
+        expires_at: NOW + 14 * DAY,
+    };
+    let signed = req.sign("k1", &w.agency_key);
+    let v = AgencyRequest::verify(&signed, &w.card, NOW).unwrap();
+    assert_eq!(v.over_asking, vec![p("personal.email")]);
+    assert_eq!(v.purpose.legal_basis, "State Pension Credit Act 2002");
+    // The citizen trims the over-asked field and approves.
+    let g = v
+        .answer(&w.card)
+        .field(p("personal.date_of_birth"), json!("1958-03-14"))
+        .build(&w.citizen, NOW)
+        .unwrap();
+    assert_eq!(g.claims.request_id, Some(req.request_id));
+    assert_eq!(g.claims.case_ref.as_deref(), Some("PC-1234"));
+    assert!(verify(&w, &g.bytes, NOW).is_ok());
+    assert_eq!(
+        AgencyRequest::verify(&signed, &w.card, NOW + 15 * DAY),
+        Err(RequestError::Expired)
+    );
+    assert_eq!(
+        AgencyRequest::verify(&req.sign("k1", &KeyPair::generate()), &w.card, NOW),
+        Err(RequestError::BadSignature)
+    );
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use twin_protocol::{
-    AgencyView, Grant, KeyPair, Limits, Receipt, Revocation, SignedCard, TrustList,
+    AgencyRequest, AgencyView, Grant, KeyPair, Limits, Receipt, Revocation, SignedCard, TrustList,
     UnverifiedGrant, open_record, open_refresh, open_text,
 };
 use twin_types::GrantId;
@@ -129,6 +129,14 @@ fn every_vector_gives_its_expected_outcome() {
                 outcome(open_refresh(&input, &grant.claims, &agency, last, now, 300)).0
             }
             "revocation" => outcome(Revocation::verify(&input, &card.agency)).0,
+            "request" => {
+                let (o, verified) = outcome(AgencyRequest::verify(&input, &card, now));
+                if let (Some(r), Some(want)) = (verified, v.get("over_asking")) {
+                    let got: Vec<String> = r.over_asking.iter().map(|f| f.to_string()).collect();
+                    assert_eq!(&serde_json::to_value(got).unwrap(), want);
+                }
+                o
+            }
             "receipt" => outcome(Receipt::verify(&input, &card)).0,
             "kdf" => {
                 let p: twin_crypto::KdfParams = serde_json::from_slice(&input).unwrap();
