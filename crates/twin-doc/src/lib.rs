@@ -112,6 +112,7 @@ impl TwinDoc {
                 .expect("root is a map");
         }
         make_field_groups(&mut tx);
+        make_ledger_maps(&mut tx);
         let lin = map_at(&mut tx, LINEAGE);
         tx.put(&lin, "id", lineage.to_string())
             .expect("lineage is a map");
@@ -368,40 +369,66 @@ impl TwinDoc {
         Ok(())
     }
 
-    /// The scalar entries of the ledger map at `path` (empty if there is none).
+    /// Every map object at `path`. Two computers that create the same map at once make
+    /// two objects, and Automerge shows only one of them; the ledger reads all of them,
+    /// so nothing written into the other (a revocation, a record) is ever hidden.
+    fn maps_at(&self, path: &[&str]) -> Vec<ObjId> {
+        let mut objs = vec![ROOT];
+        for seg in path {
+            objs = objs
+                .iter()
+                .flat_map(|o| self.doc.get_all(o, *seg).unwrap_or_default())
+                .filter_map(|(v, id)| {
+                    matches!(v, automerge::Value::Object(ObjType::Map)).then_some(id)
+                })
+                .collect();
+        }
+        objs
+    }
+
+    /// The scalar entries of the ledger map at `path` (empty if there is none), from
+    /// every concurrent copy of that map.
     pub fn ledger_get(&self, path: &[&str]) -> serde_json::Map<String, Value> {
         let mut out = serde_json::Map::new();
-        let Some(obj) = self.map(path) else {
-            return out;
-        };
-        for key in self.doc.keys(&obj) {
-            if let Ok(Some((automerge::Value::Scalar(s), _))) = self.doc.get(&obj, key.as_str()) {
-                let v = match s.as_ref() {
-                    ScalarValue::Str(t) => Value::String(t.to_string()),
-                    ScalarValue::Int(i) => Value::from(*i),
-                    ScalarValue::Boolean(b) => Value::Bool(*b),
-                    _ => continue,
-                };
-                out.insert(key, v);
+        for obj in self.maps_at(path) {
+            for key in self.doc.keys(&obj) {
+                if let Ok(Some((automerge::Value::Scalar(s), _))) = self.doc.get(&obj, key.as_str())
+                {
+                    let v = match s.as_ref() {
+                        ScalarValue::Str(t) => Value::String(t.to_string()),
+                        ScalarValue::Int(i) => Value::from(*i),
+                        ScalarValue::Boolean(b) => Value::Bool(*b),
+                        _ => continue,
+                    };
+                    out.entry(key).or_insert(v);
+                }
             }
         }
         out
     }
 
-    /// The keys of the ledger map at `path` that hold maps (e.g. grant ids).
+    /// The keys of the ledger map at `path` that hold maps (e.g. grant ids), from every
+    /// concurrent copy of that map.
     pub fn ledger_children(&self, path: &[&str]) -> Vec<String> {
-        let Some(obj) = self.map(path) else {
-            return Vec::new();
-        };
-        self.doc
-            .keys(&obj)
-            .filter(|k| {
-                matches!(
-                    self.doc.get(&obj, k.as_str()),
-                    Ok(Some((automerge::Value::Object(ObjType::Map), _)))
-                )
+        let mut keys: Vec<String> = self
+            .maps_at(path)
+            .into_iter()
+            .flat_map(|obj| {
+                self.doc
+                    .keys(&obj)
+                    .filter(|k| {
+                        self.doc
+                            .get_all(&obj, k.as_str())
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|(v, _)| matches!(v, automerge::Value::Object(ObjType::Map)))
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// The computers (Automerge actor ids, hex) that have written to this twin.
@@ -501,6 +528,7 @@ impl TwinDoc {
             ensure_map(&mut tx, &ROOT, name);
         }
         make_field_groups(&mut tx);
+        make_ledger_maps(&mut tx);
         let lin = map_at(&mut tx, LINEAGE);
         tx.put(&lin, "id", new_lineage.to_string()).expect("map");
         let erased_map = ensure_map(&mut tx, &lin, "erased");
@@ -540,6 +568,17 @@ fn commit(tx: Transaction<'_>, prov: &Provenance) {
             .with_message(msg)
             .with_time(prov.at_ms),
     );
+}
+
+/// The ledger maps every vault has, created with the twin so that computers merging
+/// later share them (`maps_at` reads maps made concurrently anyway).
+const LEDGER_MAPS: [&str; 3] = ["agencies", "issued", "revoked"];
+
+fn make_ledger_maps(tx: &mut Transaction<'_>) {
+    let grants = ensure_map(tx, &ROOT, "grants");
+    for name in LEDGER_MAPS {
+        ensure_map(tx, &grants, name);
+    }
 }
 
 /// Creates every group map of the catalogue (`personal.address`, …) up front, so that

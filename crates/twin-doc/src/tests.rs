@@ -259,3 +259,59 @@ fn ledger_entries_round_trip_and_stay_off_field_paths() {
             .is_err()
     );
 }
+
+#[test]
+fn a_revocation_always_survives_a_merge() {
+    let mut a = new_doc();
+    a.ledger_put(
+        &["grants", "issued", "g1"],
+        &[("agency", json!("x"))],
+        &prov("", 1),
+    )
+    .unwrap();
+    let mut b = TwinDoc::load(&a.save(), [], &[9; 16]).unwrap();
+    // Computer A stops the grant; computer B, unaware, edits the grant's entry later.
+    a.ledger_put(
+        &["grants", "revoked", "g1"],
+        &[("at", json!(5))],
+        &prov("", 5),
+    )
+    .unwrap();
+    b.ledger_put(
+        &["grants", "issued", "g1"],
+        &[("purpose", json!("y"))],
+        &prov("", 9),
+    )
+    .unwrap();
+    b.ledger_put(&["grants", "revoked"], &[], &prov("", 9))
+        .unwrap();
+    a.doc.merge(&mut b.doc).unwrap();
+    b.doc.merge(&mut a.doc).unwrap();
+    for d in [&a, &b] {
+        assert_eq!(d.ledger_get(&["grants", "revoked", "g1"])["at"], json!(5));
+    }
+}
+
+#[test]
+fn maps_made_on_two_computers_at_once_are_both_read() {
+    let mut a = new_doc();
+    let mut b = TwinDoc::load(&a.save(), [], &[9; 16]).unwrap();
+    a.ledger_put(
+        &["records", "agency-x", "r1"],
+        &[("type", json!("t"))],
+        &prov("", 1),
+    )
+    .unwrap();
+    b.ledger_put(
+        &["records", "agency-x", "r2"],
+        &[("type", json!("t"))],
+        &prov("", 1),
+    )
+    .unwrap();
+    a.doc.merge(&mut b.doc).unwrap();
+    assert_eq!(a.ledger_children(&["records", "agency-x"]), ["r1", "r2"]);
+    assert_eq!(
+        a.ledger_get(&["records", "agency-x", "r2"])["type"],
+        json!("t")
+    );
+}
