@@ -579,6 +579,10 @@ fn make_ledger_maps(tx: &mut Transaction<'_>) {
     for name in LEDGER_MAPS {
         ensure_map(tx, &grants, name);
     }
+    let consents = ensure_map(tx, &ROOT, CONSENTS);
+    for c in Category::ALL.into_iter().filter(|c| c.needs_opt_in()) {
+        ensure_map(tx, &consents, c.as_str());
+    }
 }
 
 /// Creates every group map of the catalogue (`personal.address`, …) up front, so that
