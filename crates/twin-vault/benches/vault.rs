@@ -36,8 +36,12 @@ const EDITS: usize = 100_000;
 /// Change rows written to the store for the SQLCipher-vs-SQLite comparison, and their size.
 const STORE_CHANGES: usize = 2_000;
 const CHANGE_BYTES: usize = 500;
+/// Alternated SQLCipher / plain rounds of benchmark 3.
+const STORE_ROUNDS: usize = 300;
 /// Samples of the manual loops that give the p99 of one edit.
-const P99_SAMPLES: usize = 200;
+const P99_SAMPLES: usize = 500;
+/// Alternated unlock / `Automerge::load` pairs.
+const UNLOCK_PAIRS: usize = 30;
 
 /// The editable fields of the two categories that need no opt-in, with a value for the
 /// `i`-th import. Every value differs from the one of import `i - 1`, so every import
@@ -207,9 +211,10 @@ impl Report {
                     None => String::new(),
                 };
                 format!(
-                    "RATIO {what}: {r:.2}x  ({:.3} ms / {:.3} ms){verdict}",
+                    "RATIO {what}: {r:.2}x  ({:.3} ms / {:.3} ms, difference {:+.3} ms){verdict}",
                     ms(t),
-                    ms(f)
+                    ms(f),
+                    ms(t) - ms(f)
                 )
             }
             _ => format!("RATIO {what}: not measured in this run (filtered out)"),
@@ -252,6 +257,7 @@ fn bench_unlock(
     dir: &Path,
     pass: &Passphrase,
     twin: &Twin,
+    pairs: usize,
     report: &mut Report,
 ) -> UnlockResults {
     let mut unlock = Vec::new();
@@ -291,11 +297,38 @@ fn bench_unlock(
     });
     g.finish();
     report.ratio(
-        "1 unlock_with_key (100k edits) / Automerge::load",
+        &format!(
+            "1 unlock_with_key ({} edits) / Automerge::load, criterion loops",
+            twin.edits
+        ),
         median(&unlock),
         median(&load),
         Some(1.2),
     );
+
+    // The same two, alternated pair by pair, so that drift on a shared machine (another
+    // build starting, the CPU clock changing) lands on both sides.
+    let (mut unlock_p, mut load_p) = (Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let key = Vault::passphrase_key(dir, pass).expect("kdf");
+        let start = Instant::now();
+        let vault = Vault::unlock_with_key(dir, key).expect("unlock");
+        unlock_p.push(start.elapsed());
+        vault.lock().expect("lock");
+        timed(&mut load_p, 1, || {
+            Automerge::load(&twin.saved).expect("load")
+        });
+    }
+    report.ratio(
+        &format!(
+            "1 unlock_with_key ({} edits) / Automerge::load, {pairs} alternated pairs",
+            twin.edits
+        ),
+        median(&unlock_p),
+        median(&load_p),
+        Some(1.2),
+    );
+    unlock.extend_from_slice(&unlock_p);
     UnlockResults {
         unlock,
         kdf: kdf_in_unlock,
@@ -424,27 +457,10 @@ fn bench_edit(
     let blob: Vec<u8> = (0..size).map(|i| (i * 131 % 251) as u8).collect();
     let mut floor = floor_db(&dir.join("floor-plain.db"));
 
-    let mut set = Vec::new();
-    let mut insert = Vec::new();
-    let mut g = c.benchmark_group("2_edit_on_100k_twin");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    g.bench_function("vault_set", |b| {
-        b.iter_custom(|iters| timed(&mut set, iters, || one_edit(&mut vault)))
-    });
-    g.bench_function("floor_sqlite_insert_tx", |b| {
-        b.iter_custom(|iters| timed(&mut insert, iters, || floor_insert(&mut floor, &blob)))
-    });
-    g.finish();
-    report.ratio(
-        "2 vault.set median / raw SQLite INSERT tx median (criterion loop)",
-        median(&set),
-        median(&insert),
-        None,
-    );
-
-    // p99 from a plain loop, alternating the two so drift on the machine hits both.
+    // First, median and p99 from a plain loop that alternates the two, so drift on the
+    // machine hits both. Both start as a session does: the vault just unlocked (its WAL
+    // emptied by the last lock), the floor a new file. A growing WAL costs more per fsync
+    // than one reused after a checkpoint, so both sides start in the same state.
     let rounds = if full { P99_SAMPLES } else { 3 };
     let (mut set_p, mut insert_p) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -461,17 +477,41 @@ fn bench_edit(
         ms(percentile(&insert_p, 0.99).expect("samples")),
     ));
     report.ratio(
-        "2 vault.set / raw INSERT tx, median (manual loop)",
+        "2 vault.set / raw INSERT tx, median (alternated loop)",
         median(&set_p),
         median(&insert_p),
         None,
     );
     report.ratio(
-        "2 vault.set / raw INSERT tx, p99 (manual loop)",
+        "2 vault.set / raw INSERT tx, p99 (alternated loop)",
         percentile(&set_p, 0.99),
         percentile(&insert_p, 0.99),
         None,
     );
+    // Then criterion's own loops, on the twin as the loop above left it.
+    let mut set = Vec::new();
+    let mut insert = Vec::new();
+    let mut g = c.benchmark_group("2_edit_on_100k_twin");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("vault_set", |b| {
+        b.iter_custom(|iters| timed(&mut set, iters, || one_edit(&mut vault)))
+    });
+    g.bench_function("floor_sqlite_insert_tx", |b| {
+        b.iter_custom(|iters| timed(&mut insert, iters, || floor_insert(&mut floor, &blob)))
+    });
+    g.finish();
+    report.ratio(
+        &format!(
+            "2 vault.set / raw INSERT tx, median (criterion loops, {} more edits)",
+            set.len()
+        ),
+        median(&set),
+        median(&insert),
+        None,
+    );
+
     vault.lock().expect("lock");
 }
 
@@ -491,7 +531,8 @@ const SCHEMA: &str = "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NU
      ) STRICT;";
 
 /// What `Store::open` does, statement for statement, minus `PRAGMA key`: the same
-/// connection flags, pragmas, migration check and `quick_check`.
+/// connection flags, pragmas, migration check and length check. Keep in step with
+/// `twin-store`.
 fn plain_open(path: &Path) -> Connection {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -521,10 +562,18 @@ fn plain_open(path: &Path) -> Connection {
             .expect("version");
         tx.commit().expect("commit");
     } else {
-        let ok: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .expect("quick_check");
-        assert_eq!(ok, "ok");
+        // `Store::check_length`: with an empty WAL, the file must hold every page counted.
+        let wal = twin_store::files_of(path)[1].clone();
+        if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0 {
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .expect("page_count");
+            let size: i64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .expect("page_size");
+            let len = std::fs::metadata(path).expect("metadata").len();
+            assert!(pages as u64 * size as u64 <= len, "the plain file is whole");
+        }
     }
     conn
 }
@@ -599,13 +648,26 @@ fn batch(seq: u64) -> Batch {
     }
 }
 
-/// Bytes of a database with its WAL and shared-memory index.
-fn on_disk(path: &Path) -> u64 {
-    twin_store::files_of(path)
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum()
+/// Which SQLCipher and crypto library the store runs on, and its per-page settings.
+fn sqlcipher_build(path: &Path, key: &DataKey) -> String {
+    let conn = Connection::open(path).expect("open");
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"{}\";",
+        key.sqlcipher_literal().as_str()
+    ))
+    .expect("key");
+    let text = |sql: &str| {
+        conn.query_row(sql, [], |r| r.get::<_, String>(0))
+            .unwrap_or_else(|_| "?".into())
+    };
+    format!(
+        "SQLCIPHER {} on {} {}; page {} bytes, HMAC {}",
+        text("PRAGMA cipher_version"),
+        text("PRAGMA cipher_provider"),
+        text("PRAGMA cipher_provider_version"),
+        text("PRAGMA cipher_page_size"),
+        text("PRAGMA cipher_hmac_algorithm"),
+    )
 }
 
 fn bench_store(
@@ -613,31 +675,68 @@ fn bench_store(
     dir: &Path,
     snapshot: &[u8],
     changes: usize,
+    rounds: usize,
     report: &mut Report,
 ) {
     let key = DataKey::generate();
     let store_path = dir.join("store-sqlcipher.db");
     let plain_path = dir.join("store-plain.db");
-    let mut store = Store::create(&store_path, &key).expect("create store");
-    let mut plain = plain_open(&plain_path);
-    store.compact(snapshot).expect("snapshot");
-    plain
-        .execute(
-            "INSERT OR REPLACE INTO snapshot (id, bytes) VALUES (1, ?1)",
-            [snapshot],
-        )
-        .expect("snapshot");
-    for seq in 1..=changes as u64 {
-        store.commit(batch(seq)).expect("commit");
-        plain_commit(&mut plain, &batch(seq));
+    {
+        let mut store = Store::create(&store_path, &key).expect("create store");
+        let mut plain = plain_open(&plain_path);
+        store.compact(snapshot).expect("snapshot");
+        plain
+            .execute(
+                "INSERT OR REPLACE INTO snapshot (id, bytes) VALUES (1, ?1)",
+                [snapshot],
+            )
+            .expect("snapshot");
+        for seq in 1..=changes as u64 {
+            store.commit(batch(seq)).expect("commit");
+            plain_commit(&mut plain, &batch(seq));
+        }
+        // As after `Vault::lock`: the WAL moved into the main file and emptied.
+        store.close().expect("close");
+        plain
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoint");
     }
-    let mut seq = changes as u64;
+    // The write benchmarks get copies, so the files that are read stay the same size
+    // however many batches criterion decides to write.
+    let store_w_path = dir.join("store-sqlcipher-w.db");
+    let plain_w_path = dir.join("store-plain-w.db");
+    std::fs::copy(&store_path, &store_w_path).expect("copy");
+    std::fs::copy(&plain_path, &plain_w_path).expect("copy");
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    report.note(sqlcipher_build(&store_path, &key));
+    report.note(format!(
+        "STORE workload: snapshot of {} bytes + {changes} change rows of {CHANGE_BYTES} bytes + {changes} audit rows; SQLCipher file {} bytes, plain file {} bytes (WALs checkpointed, as after a lock)",
+        snapshot.len(),
+        size(&store_path),
+        size(&plain_path),
+    ));
+    let store = Store::open(&store_path, &key).expect("open");
+    let plain = plain_open(&plain_path);
     let (a, b) = (store.load_doc().expect("load"), plain_load_doc(&plain));
     assert_eq!(a, b, "both databases hold the same document");
+    drop((a, b));
+    let mut store_w = Store::open(&store_w_path, &key).expect("open");
+    let mut plain_w = plain_open(&plain_w_path);
+    let (mut seq_s, mut seq_p) = (changes as u64, changes as u64);
 
     let (mut warm_s, mut warm_p) = (Vec::new(), Vec::new());
     let (mut cold_s, mut cold_p) = (Vec::new(), Vec::new());
     let (mut write_s, mut write_p) = (Vec::new(), Vec::new());
+    let cold_store = || {
+        let s = Store::open(&store_path, &key).expect("open");
+        let doc = s.load_doc().expect("load");
+        (s, doc)
+    };
+    let cold_plain = || {
+        let p = plain_open(&plain_path);
+        let doc = plain_load_doc(&p);
+        (p, doc)
+    };
     let mut g = c.benchmark_group("3_store_sqlcipher_vs_plain");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -651,79 +750,85 @@ fn bench_store(
     // A fresh connection: every page read misses the page cache (the OS cache is warm), so
     // SQLCipher decrypts and authenticates each page. This is what unlocking pays.
     g.bench_function("sqlcipher_open_and_load_doc_cold", |b| {
-        b.iter_custom(|iters| {
-            timed(&mut cold_s, iters, || {
-                let s = Store::open(&store_path, &key).expect("open");
-                let doc = s.load_doc().expect("load");
-                (s, doc)
-            })
-        })
+        b.iter_custom(|iters| timed(&mut cold_s, iters, cold_store))
     });
     g.bench_function("plain_open_and_load_doc_cold", |b| {
-        b.iter_custom(|iters| {
-            timed(&mut cold_p, iters, || {
-                let p = plain_open(&plain_path);
-                let doc = plain_load_doc(&p);
-                (p, doc)
-            })
-        })
+        b.iter_custom(|iters| timed(&mut cold_p, iters, cold_plain))
     });
+    // The batch is made before the clock starts; only the durable commit is timed.
     g.bench_function("sqlcipher_commit_batch", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                seq += 1;
-                let batch = batch(seq);
-                let start = Instant::now();
-                store.commit(batch).expect("commit");
-                let d = start.elapsed();
-                write_s.push(d);
-                total += d;
-            }
-            total
+            (0..iters)
+                .map(|_| {
+                    seq_s += 1;
+                    let mut one = Some(batch(seq_s));
+                    timed(&mut write_s, 1, || {
+                        store_w
+                            .commit(one.take().expect("one batch"))
+                            .expect("commit")
+                    })
+                })
+                .sum()
         })
     });
-    let mut pseq = seq;
     g.bench_function("plain_commit_batch", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                pseq += 1;
-                let batch = batch(pseq);
-                let start = Instant::now();
-                plain_commit(&mut plain, &batch);
-                let d = start.elapsed();
-                write_p.push(d);
-                total += d;
-            }
-            total
+            (0..iters)
+                .map(|_| {
+                    seq_p += 1;
+                    let one = batch(seq_p);
+                    timed(&mut write_p, 1, || plain_commit(&mut plain_w, &one))
+                })
+                .sum()
         })
     });
     g.finish();
-    report.note(format!(
-        "STORE workload: snapshot of {} bytes + {changes} change rows of {CHANGE_BYTES} bytes + {changes} audit rows; SQLCipher files {} bytes, plain files {} bytes (with WAL)",
-        snapshot.len(),
-        on_disk(&store_path),
-        on_disk(&plain_path),
-    ));
-    report.ratio(
-        "3 SQLCipher / plain, load_doc, page cache warm",
-        median(&warm_s),
-        median(&warm_p),
-        Some(1.1),
-    );
-    report.ratio(
-        "3 SQLCipher / plain, open + load_doc, cache cold",
-        median(&cold_s),
-        median(&cold_p),
-        Some(1.1),
-    );
-    report.ratio(
-        "3 SQLCipher / plain, commit one batch",
-        median(&write_s),
-        median(&write_p),
-        Some(1.1),
-    );
+    for (what, s, p) in [
+        ("load_doc, page cache warm", &warm_s, &warm_p),
+        ("open + load_doc, cache cold", &cold_s, &cold_p),
+        ("commit one batch", &write_s, &write_p),
+    ] {
+        report.ratio(
+            &format!("3 SQLCipher / plain, {what}, criterion loops"),
+            median(s),
+            median(p),
+            Some(1.1),
+        );
+    }
+
+    // The same three, alternated SQLCipher / plain one operation at a time.
+    let (mut warm_s, mut warm_p) = (Vec::new(), Vec::new());
+    let (mut cold_s, mut cold_p) = (Vec::new(), Vec::new());
+    let (mut write_s, mut write_p) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        timed(&mut warm_s, 1, || store.load_doc().expect("load"));
+        timed(&mut warm_p, 1, || plain_load_doc(&plain));
+        timed(&mut cold_s, 1, cold_store);
+        timed(&mut cold_p, 1, cold_plain);
+        seq_s += 1;
+        let mut one = Some(batch(seq_s));
+        timed(&mut write_s, 1, || {
+            store_w
+                .commit(one.take().expect("one batch"))
+                .expect("commit")
+        });
+        seq_p += 1;
+        let one = batch(seq_p);
+        timed(&mut write_p, 1, || plain_commit(&mut plain_w, &one));
+    }
+    for (what, s, p) in [
+        ("load_doc, page cache warm", &warm_s, &warm_p),
+        ("open + load_doc, cache cold", &cold_s, &cold_p),
+        ("commit one batch", &write_s, &write_p),
+    ] {
+        report.ratio(
+            &format!("3 SQLCipher / plain, {what}, {rounds} alternated rounds"),
+            median(s),
+            median(p),
+            Some(1.1),
+        );
+    }
+    store_w.close().expect("close");
     store.close().expect("close");
 }
 
@@ -743,6 +848,11 @@ fn main() {
     let dir = tmp.path().join("vault");
     let pass = Passphrase::new(PASSPHRASE.to_owned());
     let edits = if full { EDITS } else { 1_400 };
+    if !full {
+        report.note(
+            "TEST MODE: a small twin and one sample each; the ratios below mean nothing".into(),
+        );
+    }
     let twin = build_twin(&dir, &pass, edits);
     report.note(format!(
         "SETUP twin: {} field edits in {} imports (changes) built in {:.1} s; saved document {} bytes",
@@ -752,7 +862,14 @@ fn main() {
         twin.saved.len()
     ));
 
-    let unlocked = bench_unlock(&mut c, &dir, &pass, &twin, &mut report);
+    let unlocked = bench_unlock(
+        &mut c,
+        &dir,
+        &pass,
+        &twin,
+        if full { UNLOCK_PAIRS } else { 1 },
+        &mut report,
+    );
     bench_kdf(&mut c, &dir, &pass, &unlocked, &mut report);
     bench_edit(&mut c, &dir, &pass, &twin, full, &mut report);
     bench_store(
@@ -760,6 +877,7 @@ fn main() {
         tmp.path(),
         &twin.saved,
         if full { STORE_CHANGES } else { 50 },
+        if full { STORE_ROUNDS } else { 1 },
         &mut report,
     );
 
