@@ -782,7 +782,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 );
             } else {
                 println!("{}", s.id);
-                eprintln!(
+                println!(
                     "You shared {} with {} for '{}' until {}.",
                     s.fields.join(", "),
                     s.agency_name,
@@ -790,7 +790,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     twin_vault::human_date(s.expires_at)
                 );
                 if let Some(path) = &out {
-                    eprintln!(
+                    println!(
                         "Saved to {}. Hand this file to the agency; only it can open the values.",
                         path.display()
                     );

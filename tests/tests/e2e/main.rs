@@ -13,3 +13,4 @@ mod erase;
 mod input;
 mod kill;
 mod lifecycle;
+mod sharing;

@@ -1,0 +1,379 @@
+//! Sharing through the real binary: an agency's card, a grant handed over as a file or
+//! sealed text, opened at the agency with nothing but the protocol crate, a record back,
+//! and stopping a share — each with the refusals a citizen would meet.
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use twin_protocol::{
+    AgencyCard, AgencyView, CardKey, KeyPair, Limits, Purpose, RecordClaims, Revocation,
+    UnverifiedGrant, open_text,
+};
+use twin_types::{AgencyId, MessageId};
+
+use crate::common::{World, contains};
+
+const ANCHOR: &str = include_str!("../../../packaging/trust/sandbox/anchor-private.json");
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Agency {
+    card: AgencyCard,
+    key: KeyPair,
+}
+
+/// A sandbox agency whose card the sandbox anchor (private key in the repository) signs.
+fn agency(id: &str, dir: &Path) -> (Agency, std::path::PathBuf) {
+    let key = KeyPair::generate();
+    let card = AgencyCard {
+        v: 1,
+        agency: AgencyId::parse(id).unwrap(),
+        name: format!("Sandbox {id}"),
+        endpoint: "http://127.0.0.1:8700".into(),
+        sandbox: true,
+        keys: vec![CardKey {
+            kid: "k1".into(),
+            sign: key.sign_public(),
+            seal: key.seal_public(),
+            not_after: now() + 90 * 86_400,
+        }],
+        record_types: vec!["benefit-award/v1".into()],
+        purposes: vec![Purpose {
+            code: "pension-credit-check".into(),
+            words: "Pension Credit check".into(),
+            fields: vec![
+                "personal.date_of_birth".into(),
+                "personal.address.postcode".into(),
+            ],
+            legal_basis: "State Pension Credit Act 2002".into(),
+            retention_days: 30,
+        }],
+        expires_at: now() + 365 * 86_400,
+    };
+    let anchor: Value = serde_json::from_str(ANCHOR).unwrap();
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(anchor["sign_seed"].as_str().unwrap(), &mut seed).unwrap();
+    let signed = card.sign("sandbox-anchor", &KeyPair::from_seeds(seed, [0; 32]));
+    let path = dir.join(format!("{id}.twincard"));
+    fs::write(&path, &signed.0).unwrap();
+    (Agency { card, key }, path)
+}
+
+impl Agency {
+    fn open(
+        &self,
+        bytes: &[u8],
+    ) -> Result<twin_protocol::VerifiedGrant, twin_protocol::GrantError> {
+        let keys = [("k1".to_owned(), &self.key)];
+        let view = AgencyView {
+            card: &self.card,
+            keys: &keys,
+            limits: Limits::default(),
+        };
+        UnverifiedGrant::parse(bytes, &view.limits)?.verify(
+            &view,
+            now(),
+            |_, _| false,
+            |_, _| false,
+        )
+    }
+}
+
+const FIELDS: &str = "personal.date_of_birth,personal.address.postcode";
+
+#[test]
+fn share_with_a_sandbox_agency_get_a_record_back_and_stop() {
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1958-03-14"]);
+    w.ok(&["set", "personal.address.postcode", "LS1 4AP"]);
+    let (benefits, card) = agency("sandbox-benefits", w.root());
+    let card = card.to_str().unwrap();
+
+    // A sandbox card is not trusted unless sandbox trust is switched on, and says how.
+    let msg = w.fails(&["agency", "add", card], "card-refused");
+    assert!(msg.contains("--sandbox"), "{msg}");
+    let added = w.ok(&["--sandbox", "agency", "add", card]);
+    assert!(added.stdout.contains("(SANDBOX)"), "{}", added.stdout);
+    let list = w.ok(&["agency", "list", "--json"]).json();
+    assert_eq!(list[0]["id"], "sandbox-benefits");
+
+    let grant_file = w.root().join("share.twingrant");
+    fn share<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "share",
+            "--agency",
+            "sandbox-benefits",
+            "--fields",
+            FIELDS,
+            "--purpose",
+            "Pension Credit check",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    // Sandbox trust off: the pinned sandbox card is checked again and refused.
+    w.fails(&share(&["--expires", "7d", "--text"]), "card-refused");
+    // Refusals a citizen meets, each with nothing shared.
+    w.fails(
+        &[
+            "--sandbox",
+            "share",
+            "--agency",
+            "sandbox-benefits",
+            "--fields",
+            "personal.email",
+            "--purpose",
+            "Pension Credit check",
+            "--expires",
+            "7d",
+            "--text",
+        ],
+        "field-empty",
+    );
+    w.fails(
+        &[
+            "--sandbox",
+            "share",
+            "--agency",
+            "sandbox-benefits",
+            "--fields",
+            FIELDS,
+            "--purpose",
+            "Tax refund",
+            "--expires",
+            "7d",
+            "--text",
+        ],
+        "share-refused",
+    );
+    w.fails(
+        &[
+            "--sandbox",
+            "share",
+            "--agency",
+            "sandbox-benefits",
+            "--fields",
+            FIELDS,
+            "--purpose",
+            "Pension Credit check",
+            "--expires",
+            "100d",
+            "--text",
+        ],
+        "share-refused",
+    );
+    w.fails(
+        &[
+            "--sandbox",
+            "share",
+            "--agency",
+            "sandbox-elsewhere",
+            "--fields",
+            FIELDS,
+            "--purpose",
+            "x",
+            "--expires",
+            "7d",
+            "--text",
+        ],
+        "unknown-agency",
+    );
+    assert!(
+        w.ok(&["grants", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut args = vec!["--sandbox"];
+    let full = share(&[
+        "--expires",
+        "7d",
+        "--records",
+        "benefit-award/v1",
+        "--json",
+        "--out",
+        grant_file.to_str().unwrap(),
+    ]);
+    args.extend(full);
+    let out = w.ok(&args).json();
+    let grant_id = out["grant_id"].as_str().unwrap().to_owned();
+    assert_eq!(out["agency"], "sandbox-benefits");
+    // The file is only the owner's; it is never overwritten.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&grant_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    w.fails(&args, "file-not-written");
+
+    // The agency opens exactly the two fields, with the protocol crate alone.
+    let bytes = fs::read(&grant_file).unwrap();
+    assert!(
+        !contains(&bytes, b"LS1 4AP") && !contains(&bytes, b"1958-03-14"),
+        "values are sealed"
+    );
+    let opened = benefits.open(&bytes).unwrap();
+    assert_eq!(opened.claims.grant_id.to_string(), grant_id);
+    assert_eq!(opened.values.len(), 2);
+    assert_eq!(
+        opened.values[&"personal.address.postcode".parse().unwrap()],
+        json!("LS1 4AP")
+    );
+
+    // The sealed text form hides fields, purpose and agency.
+    let mut args = vec!["--sandbox"];
+    args.extend(share(&["--expires", "2d", "--text"]));
+    let text_out = w.ok(&args);
+    let text = text_out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("twin-grant:"))
+        .unwrap()
+        .to_owned();
+    for secret in ["LS1", "1958", "Pension", "sandbox-benefits", "personal"] {
+        assert!(!text.contains(secret), "{secret} in the text form");
+    }
+    let keys = [("k1".to_owned(), &benefits.key)];
+    assert!(benefits.open(&open_text(&text, &keys).unwrap()).is_ok());
+
+    // A record back, signed by the agency and sealed to this citizen.
+    let record = RecordClaims {
+        v: 1,
+        record_id: MessageId::random(),
+        record_type: "benefit-award/v1".into(),
+        agency: benefits.card.agency.clone(),
+        subject: opened.claims.citizen_sign,
+        grant_id: opened.claims.grant_id,
+        issued_at: now(),
+        body: r#"{"award": "Pension Credit", "weekly_amount": 218.15}"#.into(),
+    }
+    .issue("k1", &benefits.key, &opened.claims.citizen_seal)
+    .unwrap();
+    let mut tampered = record.clone();
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 1;
+    let tampered_path = w.root().join("tampered.twinrecord");
+    fs::write(&tampered_path, &tampered).unwrap();
+    w.fails(
+        &["records", "import", tampered_path.to_str().unwrap()],
+        "record-refused",
+    );
+    let record_path = w.root().join("award.twinrecord");
+    fs::write(&record_path, &record).unwrap();
+    w.ok(&["records", "import", record_path.to_str().unwrap()]);
+    let records = w.ok(&["records", "list", "--json"]).json();
+    assert_eq!(records[0]["body"]["weekly_amount"], json!(218.15));
+
+    // Stop sharing: at once, and a signed notice for the agency.
+    let notice_path = w.root().join("stop.twinnotice");
+    w.ok(&[
+        "revoke",
+        &grant_id,
+        "--notice-out",
+        notice_path.to_str().unwrap(),
+    ]);
+    let grants = w.ok(&["grants", "--json"]).json();
+    let g = grants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == grant_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(g["state"]["state"], "stopped");
+    let notice =
+        Revocation::verify(&fs::read(&notice_path).unwrap(), &benefits.card.agency).unwrap();
+    assert_eq!(notice.signer, opened.claims.citizen_sign);
+    w.fails(
+        &["revoke", "00000000000000000000000000000000"],
+        "unknown-grant",
+    );
+
+    // The activity log says it in plain words, and never the values.
+    let lines: Vec<String> = w
+        .audit()
+        .iter()
+        .map(|e| e["line"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(lines.iter().any(|l| l.starts_with(
+        "You shared your date of birth and postcode with Sandbox sandbox-benefits (SANDBOX) for 'Pension Credit check' until"
+    )), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("You stopped sharing with"))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("You received a signed record"))
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("LS1") || l.contains("1958"))
+    );
+    w.assert_audit_intact();
+}
+
+#[test]
+fn two_agencies_see_unrelated_identities() {
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1958-03-14"]);
+    let (a, card_a) = agency("sandbox-benefits", w.root());
+    let (b, card_b) = agency("sandbox-housing", w.root());
+    let mut grants = Vec::new();
+    for (ag, card, id) in [
+        (&a, &card_a, "sandbox-benefits"),
+        (&b, &card_b, "sandbox-housing"),
+    ] {
+        w.ok(&["--sandbox", "agency", "add", card.to_str().unwrap()]);
+        let file = w.root().join(format!("{id}.twingrant"));
+        w.ok(&[
+            "--sandbox",
+            "share",
+            "--agency",
+            id,
+            "--fields",
+            "personal.date_of_birth",
+            "--purpose",
+            "pension-credit-check",
+            "--expires",
+            "1d",
+            "--out",
+            file.to_str().unwrap(),
+        ]);
+        grants.push((
+            ag.open(&fs::read(&file).unwrap()).unwrap(),
+            fs::read(&file).unwrap(),
+        ));
+    }
+    let (ga, bytes_a) = &grants[0];
+    let (gb, bytes_b) = &grants[1];
+    assert_ne!(ga.claims.citizen_sign, gb.claims.citizen_sign);
+    assert_ne!(ga.claims.citizen_seal, gb.claims.citizen_seal);
+    for key in [ga.claims.citizen_sign.0, ga.claims.citizen_seal.0] {
+        assert!(
+            !contains(bytes_b, &key[..16]),
+            "agency B's file holds a key from agency A's"
+        );
+    }
+    for key in [gb.claims.citizen_sign.0, gb.claims.citizen_seal.0] {
+        assert!(!contains(bytes_a, &key[..16]));
+    }
+    assert!(!contains(
+        bytes_b,
+        ga.claims.grant_id.to_string().as_bytes()
+    ));
+}
