@@ -1,0 +1,809 @@
+//! Benchmarks of merging one verified agency record into a twin of 100,000 field edits.
+//!
+//! Run with `cargo bench -p twin-vault --bench record_merge`; results and the machine are
+//! in `docs/benchmarks.md`.
+//!
+//! What the vault does with a record (`Vault::import_record`, then `keep_record`): it opens
+//! and checks it (`twin_protocol::open_record`), then writes its entries under
+//! `records.<agency>.<record id>` with `TwinDoc::ledger_put` — a **local** Automerge
+//! transaction on the document in memory — and commits the change durably. It never
+//! applies the record as a remote change. Measured here, all in one process:
+//!
+//! 1. `TwinDoc::ledger_put` of one record's entries on a twin loaded from the saved bytes
+//!    of a vault with 100,000 field edits (goal: ≤ 100 µs), against the floor: a local
+//!    transaction putting the same entries into a map of a plain `automerge::Automerge`
+//!    loaded from the same bytes.
+//! 2. Everything `keep_record` does in memory: the duplicate check (`ledger_get`), the
+//!    entries, `ledger_put`, and the incremental `save_after` that the commit writes.
+//! 3. `open_record` on its own (HPKE open, COSE, `verify_strict`, scope checks).
+//! 4. The other path, for comparison: the same record change applied to the 100,000-edit
+//!    document as a *remote* change (`load_incremental`), as a merge between computers
+//!    would. The vault does not take this path for a record.
+//! 5. `Vault::import_record` end to end on the 100,000-edit vault, durable commit
+//!    included (reported only).
+//!
+//! Run as a test (`cargo test --benches`, or `cargo bench -- --test`) the same code runs
+//! on a small twin with a few samples, so it stays compiled and working.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use criterion::{Criterion, SamplingMode};
+use serde_json::{Map, Value, json};
+use twin_crypto::Passphrase;
+use twin_doc::{Provenance, TwinDoc};
+use twin_protocol::{
+    AgencyCard, Anchor, CardKey, Grant, GrantBuilder, GrantClaims, KeyPair, Purpose, RecordClaims,
+    TrustList, VerifiedRecord, open_record,
+};
+use twin_types::{AgencyId, FieldPath, MessageId};
+use twin_vault::{ShareRequest, Vault};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+/// Field edits in the large twin.
+const EDITS: usize = 100_000;
+/// Alternated rounds of benchmarks 1–3: each round adds one record to each document.
+const ROUNDS: usize = 1_000;
+/// Remote changes applied in the plain loop of benchmark 4.
+const REMOTE_ROUNDS: usize = 30;
+/// Records imported through the vault in benchmark 5.
+const VAULT_IMPORTS: usize = 200;
+const AGENCY: &str = "bench-benefits";
+const RECORD_TYPE: &str = "benefit-award/v1";
+const DAY: i64 = 86_400;
+
+/// The editable fields of the two categories that need no opt-in, with a value for the
+/// `i`-th import (as in `benches/vault.rs`). Every value differs from the one of import
+/// `i - 1`, so every import really changes every field it carries.
+fn field_values(i: usize) -> Vec<(&'static str, Value)> {
+    const FIRST: [&str; 8] = ["Alex", "Sam", "Jo", "Chris", "Robin", "Kim", "Noor", "Mika"];
+    const LAST: [&str; 6] = ["Smith", "Jones", "Okafor", "Nowak", "Evans", "Patel"];
+    const TOWNS: [&str; 9] = [
+        "Leeds", "York", "Hull", "Bath", "Derby", "Truro", "Ely", "Wells", "Ripon",
+    ];
+    const STREETS: [&str; 5] = ["High", "Station", "Church", "Mill", "Park"];
+    const LANGS: [&str; 5] = ["en", "cy", "gd", "fr-FR", "pl"];
+    const CHANNELS: [&str; 4] = ["email", "phone", "post", "app"];
+    vec![
+        (
+            "personal.full_name",
+            json!(format!("{} {}", FIRST[i % 8], LAST[(i / 8) % 6])),
+        ),
+        ("personal.address.town", json!(TOWNS[i % 9])),
+        (
+            "personal.email",
+            json!(format!("citizen{}@example.org", i % 1000)),
+        ),
+        ("personal.household.size", json!(1 + i % 30)),
+        (
+            "government.tax.annual_income",
+            json!(18_000.0 + (i % 5000) as f64 * 12.5),
+        ),
+        (
+            "personal.phone",
+            json!(format!("+44 7700 9{:05}", i % 100_000)),
+        ),
+        (
+            "personal.address.line1",
+            json!(format!("{} {} Street", 1 + i % 200, STREETS[i % 5])),
+        ),
+        (
+            "personal.address.postcode",
+            json!(format!("LS{} {}AB", 1 + i % 20, i % 10)),
+        ),
+        (
+            "personal.date_of_birth",
+            json!(format!(
+                "19{:02}-{:02}-{:02}",
+                40 + i % 60,
+                1 + i % 12,
+                1 + i % 28
+            )),
+        ),
+        ("personal.preferences.language", json!(LANGS[i % 5])),
+        (
+            "personal.preferences.contact_channel",
+            json!(CHANNELS[i % 4]),
+        ),
+        (
+            "government.tax.reference",
+            json!(format!("AB{:06}C", i % 1_000_000)),
+        ),
+        (
+            "government.licences.driving.number",
+            json!(format!("SMITH{:06}AB", i % 1_000_000)),
+        ),
+        (
+            "government.licences.driving.expires",
+            json!(format!(
+                "20{:02}-{:02}-{:02}",
+                30 + i % 40,
+                1 + i % 12,
+                1 + i % 28
+            )),
+        ),
+    ]
+}
+
+/// `[("a.b", v)]` as `{"a": {"b": v}}`, the shape `twin import` reads.
+fn nest(pairs: Vec<(&str, Value)>) -> Value {
+    let mut root = Map::new();
+    for (path, value) in pairs {
+        let segments: Vec<&str> = path.split('.').collect();
+        let (last, parents) = segments.split_last().expect("non-empty path");
+        let mut cur = &mut root;
+        for seg in parents {
+            cur = cur
+                .entry(seg.to_string())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("parents are objects");
+        }
+        cur.insert(last.to_string(), value);
+    }
+    Value::Object(root)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// A trust anchor, an agency card it signed, and the agency's key.
+struct Agency {
+    trust: TrustList,
+    card: AgencyCard,
+    card_bytes: Vec<u8>,
+    key: KeyPair,
+}
+
+fn agency(now: i64) -> Agency {
+    let anchor = KeyPair::from_seeds([1; 32], [2; 32]);
+    let key = KeyPair::from_seeds([3; 32], [4; 32]);
+    let trust = TrustList {
+        anchors: vec![Anchor {
+            id: "bench-anchor".into(),
+            name: "Benchmark trust anchor".into(),
+            public_key: anchor.sign_public(),
+            not_before: now - 365 * DAY,
+            not_after: now + 365 * DAY,
+            sandbox: false,
+        }],
+        revoked: vec![],
+    };
+    let card = AgencyCard {
+        v: 1,
+        agency: AgencyId::parse(AGENCY).expect("agency id"),
+        name: "Benchmark Benefits Agency".into(),
+        endpoint: "http://127.0.0.1:8700".into(),
+        sandbox: false,
+        keys: vec![CardKey {
+            kid: "k1".into(),
+            sign: key.sign_public(),
+            seal: key.seal_public(),
+            not_after: now + 180 * DAY,
+        }],
+        record_types: vec![RECORD_TYPE.into()],
+        purposes: vec![Purpose {
+            code: "pension-credit-check".into(),
+            words: "Pension Credit check".into(),
+            fields: vec![
+                "personal.date_of_birth".into(),
+                "personal.address.postcode".into(),
+            ],
+            legal_basis: "State Pension Credit Act 2002".into(),
+            retention_days: 30,
+        }],
+        expires_at: now + 365 * DAY,
+    };
+    let card_bytes = card.sign("bench-anchor", &anchor).0;
+    Agency {
+        trust,
+        card,
+        card_bytes,
+        key,
+    }
+}
+
+/// A benefit award, signed by the agency and sealed to the citizen of `grant`.
+fn award(agency: &Agency, grant: &GrantClaims, issued_at: i64) -> Vec<u8> {
+    RecordClaims {
+        v: 1,
+        record_id: MessageId::random(),
+        record_type: RECORD_TYPE.into(),
+        agency: agency.card.agency.clone(),
+        subject: grant.citizen_sign,
+        grant_id: grant.grant_id,
+        issued_at,
+        body: json!({
+            "award": "Pension Credit",
+            "weekly_amount": 218.15,
+            "from": "2026-12-01",
+            "reference": "PC-2026-0042-7781",
+            "decided_by": "Benchmark Benefits Agency, Leeds office"
+        })
+        .to_string(),
+    }
+    .issue("k1", &agency.key, &grant.citizen_seal)
+    .expect("record")
+}
+
+/// What the benchmarks start from.
+struct Setup {
+    edits: usize,
+    imports: usize,
+    build: Duration,
+    /// `Vault::saved_document` after the imports, the agency, the grant and one record.
+    saved: Vec<u8>,
+    /// The vault's own Automerge actor.
+    actor: Vec<u8>,
+    /// The grant the vault made, whose records it accepts.
+    grant: GrantClaims,
+}
+
+/// Creates a vault in `dir`, makes `edits` field edits through `Vault::import` (fragments
+/// of up to 14 fields, as in `benches/vault.rs`), adds the agency, shares two fields with
+/// it allowing records back, imports one record (so `records.<agency>` exists, as for a
+/// citizen who already has one), then locks it, which compacts the document.
+fn build_vault(dir: &Path, pass: &Passphrase, edits: usize, agency: &Agency) -> Setup {
+    let started = Instant::now();
+    let (mut vault, _code) = Vault::init(dir, pass).expect("init");
+    let (mut done, mut imports) = (0, 0);
+    while done < edits {
+        let mut pairs = field_values(imports);
+        pairs.truncate(edits - done);
+        let report = vault.import(&nest(pairs), "bench").expect("import");
+        done += report.changed.len();
+        imports += 1;
+    }
+    vault
+        .add_agency(&agency.card_bytes, &agency.trust)
+        .expect("add agency");
+    let shared = vault
+        .share(
+            &ShareRequest {
+                agency: agency.card.agency.clone(),
+                fields: vec![
+                    "personal.date_of_birth".into(),
+                    "personal.address.postcode".into(),
+                ],
+                purpose: "pension-credit-check".into(),
+                duration_secs: 30 * DAY,
+                records: vec![RECORD_TYPE.into()],
+                records_secs: 365 * DAY,
+                single_use: false,
+            },
+            &agency.trust,
+        )
+        .expect("share");
+    let grant = Grant::from_own_bytes(&shared.bytes)
+        .expect("own grant")
+        .claims;
+    vault
+        .import_record(&award(agency, &grant, now_secs()))
+        .expect("first record");
+    let saved = vault.saved_document();
+    vault.lock().expect("lock");
+    let doc = TwinDoc::load(&saved, std::iter::empty::<&[u8]>(), &[0xEE; 16]).expect("load");
+    let devices = doc.devices();
+    assert_eq!(devices.len(), 1, "one computer wrote this twin");
+    Setup {
+        edits: done,
+        imports,
+        build: started.elapsed(),
+        saved,
+        actor: hex::decode(&devices[0]).expect("actor hex"),
+        grant,
+    }
+}
+
+/// The entries `Vault::keep_record` writes for a record.
+fn record_entries(r: &VerifiedRecord) -> Vec<(&'static str, Value)> {
+    vec![
+        ("type", json!(r.claims.record_type)),
+        ("grant", json!(r.claims.grant_id.to_string())),
+        ("issued_at", json!(r.claims.issued_at)),
+        ("signed", json!(B64.encode(&r.signed))),
+        ("hidden", json!(false)),
+    ]
+}
+
+/// The same entries as Automerge scalars, as `ledger_put` converts them.
+fn scalars(entries: &[(&'static str, Value)]) -> Vec<(&'static str, ScalarValue)> {
+    entries
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => ScalarValue::Str(s.as_str().into()),
+                Value::Bool(b) => ScalarValue::Boolean(*b),
+                Value::Number(n) => ScalarValue::Int(n.as_i64().expect("integer")),
+                other => panic!("unexpected entry {other}"),
+            };
+            (*k, s)
+        })
+        .collect()
+}
+
+/// The `n`-th record id of a run: distinct, so every write adds a record.
+fn record_id(n: u64) -> String {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&0xBE7C_0000_0000_0000u64.to_be_bytes());
+    b[8..].copy_from_slice(&n.to_be_bytes());
+    MessageId::from_bytes(b).to_string()
+}
+
+fn map_in(tx: &impl ReadDoc, parent: &ObjId, key: &str) -> ObjId {
+    match tx.get(parent, key) {
+        Ok(Some((automerge::Value::Object(ObjType::Map), id))) => id,
+        other => panic!("{key} is not a map: {other:?}"),
+    }
+}
+
+/// The floor: one local transaction on a plain Automerge document that finds
+/// `records.<agency>`, makes the record's map and puts the entries, committed with the
+/// same message and time as the twin's change.
+fn floor_put(
+    doc: &mut Automerge,
+    id: &str,
+    entries: &[(&'static str, ScalarValue)],
+    message: &str,
+    at_ms: i64,
+) {
+    let mut tx = doc.transaction();
+    let records = map_in(&tx, &ROOT, "records");
+    let agency = map_in(&tx, &records, AGENCY);
+    let record = tx
+        .put_object(&agency, id, ObjType::Map)
+        .expect("put_object");
+    for (k, v) in entries {
+        tx.put(&record, *k, v.clone()).expect("put");
+    }
+    tx.commit_with(
+        CommitOptions::default()
+            .with_message(message.to_owned())
+            .with_time(at_ms),
+    );
+}
+
+fn median(samples: &[Duration]) -> Option<Duration> {
+    percentile(samples, 0.5)
+}
+
+/// Nearest-rank percentile.
+fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut s = samples.to_vec();
+    s.sort_unstable();
+    let rank = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len());
+    Some(s[rank - 1])
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Ratio and time lines, printed as they are measured and again together at the end.
+#[derive(Default)]
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn ratio(&mut self, what: &str, target: Option<Duration>, floor: Option<Duration>) {
+        let line = match (target, floor) {
+            (Some(t), Some(f)) => format!(
+                "RATIO {what}: {:.2}x  ({:.1} us / {:.1} us, difference {:+.1} us)",
+                t.as_secs_f64() / f.as_secs_f64(),
+                us(t),
+                us(f),
+                us(t) - us(f)
+            ),
+            _ => format!("RATIO {what}: not measured in this run (filtered out)"),
+        };
+        self.note(line);
+    }
+
+    /// A median (and p99) against an absolute goal in microseconds, if there is one.
+    fn time(&mut self, what: &str, samples: &[Duration], goal_us: Option<f64>) {
+        let line = match (median(samples), percentile(samples, 0.99)) {
+            (Some(m), Some(p99)) => {
+                let verdict = match goal_us {
+                    Some(g) if us(m) <= g => format!("  goal <= {g} us: met"),
+                    Some(g) => format!("  goal <= {g} us: MISSED"),
+                    None => String::new(),
+                };
+                format!(
+                    "TIME {what}: median {:.1} us, p99 {:.1} us over {} samples{verdict}",
+                    us(m),
+                    us(p99),
+                    samples.len()
+                )
+            }
+            _ => format!("TIME {what}: not measured in this run (filtered out)"),
+        };
+        self.note(line);
+    }
+
+    fn note(&mut self, line: String) {
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+/// Times `f` once per iteration, keeping every iteration's time in `samples`.
+/// Whatever `f` returns is dropped after the clock stops.
+fn timed<T>(samples: &mut Vec<Duration>, iters: u64, mut f: impl FnMut() -> T) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let start = Instant::now();
+        let out = black_box(f());
+        let d = start.elapsed();
+        drop(out);
+        samples.push(d);
+        total += d;
+    }
+    total
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Benchmarks 1–3: the merge in memory, its floor, `keep_record`'s in-memory work and
+/// `open_record`, first alternated round by round, then in criterion's loops.
+fn bench_in_memory(
+    c: &mut Criterion,
+    setup: &Setup,
+    record: &[u8],
+    citizen: &KeyPair,
+    card: &AgencyCard,
+    grant: &GrantClaims,
+    rounds: usize,
+    report: &mut Report,
+) {
+    let load_twin =
+        || TwinDoc::load(&setup.saved, std::iter::empty::<&[u8]>(), &setup.actor).expect("load");
+    // Three copies of the same document: one per writer, so that each gains only its own
+    // records.
+    let mut twin = load_twin();
+    let mut keep = load_twin();
+    let mut plain = Automerge::load(&setup.saved).expect("load");
+    plain.set_actor(ActorId::from(setup.actor.as_slice()));
+    let verified = open_record(record, citizen, card, grant).expect("record");
+    let entries = record_entries(&verified);
+    let floor_entries = scalars(&entries);
+    let prov = Provenance {
+        who: "you".into(),
+        why: "received a record".into(),
+        at_ms: now_secs() * 1000,
+    };
+    let message = json!({ "v": 1, "who": prov.who, "why": prov.why }).to_string();
+    report.note(format!(
+        "RECORD entries: 5, of {} bytes in all (signed COSE_Sign1 {} bytes, {} in base64)",
+        entries
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
+            .sum::<usize>(),
+        verified.signed.len(),
+        B64.encode(&verified.signed).len()
+    ));
+
+    let mut n_twin = 0u64;
+    let mut put_twin = |twin: &mut TwinDoc| {
+        n_twin += 1;
+        let id = record_id(n_twin);
+        twin.ledger_put(&["records", AGENCY, &id], &entries, &prov)
+            .expect("ledger_put");
+    };
+    let mut n_plain = 0u64;
+    let mut put_plain = |doc: &mut Automerge| {
+        n_plain += 1;
+        floor_put(
+            doc,
+            &record_id(n_plain),
+            &floor_entries,
+            &message,
+            prov.at_ms,
+        );
+    };
+    // `keep_record` minus the audit line and the durable commit: the duplicate check, the
+    // entries, `ledger_put`, then the incremental save that `commit` stores.
+    let mut n_keep = 0u64;
+    let mut saved_heads = keep.heads();
+    let mut keep_in_memory = |doc: &mut TwinDoc| {
+        n_keep += 1;
+        let id = record_id(n_keep);
+        let path = ["records", AGENCY, id.as_str()];
+        assert!(doc.ledger_get(&path).is_empty(), "a new record");
+        let entries = record_entries(&verified);
+        doc.ledger_put(&path, &entries, &prov).expect("ledger_put");
+        let change = doc.save_after(&saved_heads);
+        saved_heads = doc.heads();
+        change
+    };
+    let mut open = || open_record(record, citizen, card, grant).expect("record");
+
+    let (mut t, mut f, mut k, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        timed(&mut t, 1, || put_twin(&mut twin));
+        timed(&mut f, 1, || put_plain(&mut plain));
+        timed(&mut k, 1, || keep_in_memory(&mut keep));
+        timed(&mut o, 1, &mut open);
+    }
+    report.time(
+        &format!(
+            "1 TwinDoc::ledger_put of one record on the {}-edit twin, {rounds} alternated rounds",
+            setup.edits
+        ),
+        &t,
+        Some(100.0),
+    );
+    report.time(
+        "1 floor: Automerge local transaction, same entries",
+        &f,
+        None,
+    );
+    report.ratio(
+        "1 ledger_put / Automerge local transaction, alternated",
+        median(&t),
+        median(&f),
+    );
+    let tenth = (rounds / 10).max(1);
+    report.note(format!(
+        "  drift: ledger_put median {:.1} us over the first {tenth} rounds, {:.1} us over the last {tenth} (records.{AGENCY} grows from 1 to {} records)",
+        us(median(&t[..tenth]).expect("samples")),
+        us(median(&t[t.len() - tenth..]).expect("samples")),
+        rounds + 1,
+    ));
+    report.time(
+        "2 keep_record in memory (ledger_get + entries + ledger_put + save_after)",
+        &k,
+        None,
+    );
+    report.time(
+        "3 open_record (HPKE open, COSE, verify_strict, scope)",
+        &o,
+        None,
+    );
+    if let (Some(open), Some(keep)) = (median(&o), median(&k)) {
+        report.note(format!(
+            "TIME 1+2+3 open_record + keep_record in memory (sum of medians): {:.1} us",
+            us(open + keep)
+        ));
+    }
+
+    // The same in criterion's loops. Few iterations, so the documents grow by a few
+    // thousand records at most.
+    let (mut t, mut f, mut k, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut g = c.benchmark_group("1_record_merge_100k_twin");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(400));
+    g.bench_function("twin_ledger_put", |b| {
+        b.iter_custom(|iters| timed(&mut t, iters, || put_twin(&mut twin)))
+    });
+    g.bench_function("floor_automerge_local_tx", |b| {
+        b.iter_custom(|iters| timed(&mut f, iters, || put_plain(&mut plain)))
+    });
+    g.bench_function("keep_record_in_memory", |b| {
+        b.iter_custom(|iters| timed(&mut k, iters, || keep_in_memory(&mut keep)))
+    });
+    g.bench_function("open_record", |b| {
+        b.iter_custom(|iters| timed(&mut o, iters, &mut open))
+    });
+    g.finish();
+    report.ratio(
+        &format!(
+            "1 ledger_put / Automerge local transaction, criterion loops ({} + {} more records)",
+            t.len(),
+            f.len()
+        ),
+        median(&t),
+        median(&f),
+    );
+    report.time("1 TwinDoc::ledger_put, criterion loops", &t, Some(100.0));
+    let tenth = (t.len() / 10).max(1);
+    report.note(format!(
+        "  drift: ledger_put median {:.1} us over the first {tenth} of those, {:.1} us over the last {tenth}",
+        us(median(&t[..tenth]).expect("samples")),
+        us(median(&t[t.len() - tenth..]).expect("samples")),
+    ));
+    report.time("2 keep_record in memory, criterion loops", &k, None);
+    report.time("3 open_record, criterion loops", &o, None);
+}
+
+/// Benchmark 4: the record's change applied as a remote change. A second document (another
+/// computer, another actor) makes the change; the timed part is `load_incremental` of its
+/// bytes into a document that holds the 100,000-edit history.
+fn bench_remote(
+    c: &mut Criterion,
+    setup: &Setup,
+    record: &VerifiedRecord,
+    rounds: usize,
+    report: &mut Report,
+) {
+    let mut other = Automerge::load(&setup.saved).expect("load");
+    other.set_actor(ActorId::from([0x0A; 16].as_slice()));
+    let mut here = Automerge::load(&setup.saved).expect("load");
+    here.set_actor(ActorId::from(setup.actor.as_slice()));
+    let entries = scalars(&record_entries(record));
+    // `load_incremental` counts operations: the record's map and its entries.
+    let ops = entries.len() + 1;
+    let message = r#"{"v":1,"who":"you","why":"received a record"}"#;
+    let mut n = 1_000_000u64;
+    // One record change made on the other computer, as the bytes a sync would carry.
+    let mut next_change = move || {
+        n += 1;
+        let heads = other.get_heads();
+        floor_put(
+            &mut other,
+            &record_id(n),
+            &entries,
+            message,
+            now_secs() * 1000,
+        );
+        other.save_after(&heads)
+    };
+    let bytes = next_change();
+    report.note(format!("REMOTE one record change: {} bytes", bytes.len()));
+    let apply = |here: &mut Automerge, bytes: &[u8]| {
+        let applied = here.load_incremental(bytes).expect("apply");
+        assert_eq!(applied, ops, "the one change applied");
+    };
+    let mut samples = Vec::new();
+    timed(&mut samples, 1, || apply(&mut here, &bytes));
+    for _ in 1..rounds {
+        let bytes = next_change();
+        timed(&mut samples, 1, || apply(&mut here, &bytes));
+    }
+    report.time(
+        &format!(
+            "4 remote path: load_incremental of one record change into the {}-edit document, the first {rounds} since load (not what the vault does)",
+            setup.edits
+        ),
+        &samples,
+        None,
+    );
+    let mut crit = Vec::new();
+    let mut g = c.benchmark_group("4_remote_change_100k");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("automerge_load_incremental_one_change", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let bytes = next_change();
+                    timed(&mut crit, 1, || apply(&mut here, &bytes))
+                })
+                .sum()
+        })
+    });
+    g.finish();
+    report.time(
+        &format!(
+            "4 remote path, criterion loops (changes {} to {} applied since load)",
+            rounds + 1,
+            rounds + crit.len()
+        ),
+        &crit,
+        None,
+    );
+    let tenth = (crit.len() / 10).max(1);
+    report.note(format!(
+        "  drift: median {:.1} us over the first {tenth} of those, {:.1} us over the last {tenth}",
+        us(median(&crit[..tenth]).expect("samples")),
+        us(median(&crit[crit.len() - tenth..]).expect("samples")),
+    ));
+}
+
+/// Benchmark 5: `Vault::import_record` on the unlocked 100,000-edit vault: everything it
+/// does, its durable commit included. Each record is made before the clock starts.
+fn bench_vault_import(
+    dir: &Path,
+    pass: &Passphrase,
+    agency: &Agency,
+    grant: &GrantClaims,
+    imports: usize,
+    report: &mut Report,
+) {
+    let mut vault = Vault::unlock(dir, pass).expect("unlock");
+    let mut samples = Vec::new();
+    for _ in 0..imports {
+        let record = award(agency, grant, now_secs());
+        timed(&mut samples, 1, || {
+            vault.import_record(&record).expect("import_record")
+        });
+    }
+    report.time(
+        "5 Vault::import_record end to end, durable commit included (reported only)",
+        &samples,
+        None,
+    );
+    vault.lock().expect("lock");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Criterion benchmarks only with `--bench` and without `--test`; otherwise it runs each
+    // benchmark once as a test, and a small twin is enough.
+    let full =
+        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list");
+    let mut c = Criterion::default().configure_from_args();
+    let mut report = Report::default();
+    if !full {
+        report.note(
+            "TEST MODE: a small twin and a few samples; the numbers below mean nothing".into(),
+        );
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("twin-bench-records-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temporary folder");
+    let dir = tmp.path().join("vault");
+    let pass = Passphrase::new(PASSPHRASE.to_owned());
+    let now = now_secs();
+    let agency = agency(now);
+    let setup = build_vault(&dir, &pass, if full { EDITS } else { 1_400 }, &agency);
+    report.note(format!(
+        "SETUP twin: {} field edits in {} imports, plus an agency, a grant and one record, built in {:.1} s; saved document {} bytes",
+        setup.edits,
+        setup.imports,
+        setup.build.as_secs_f64(),
+        setup.saved.len()
+    ));
+
+    // `open_record` needs the citizen's pairwise key, which the vault keeps in its store:
+    // a grant made here with a known key stands in for it (same card, same sizes).
+    let citizen = KeyPair::pairwise(&[9; 32], &agency.card.agency);
+    let grant = GrantBuilder::new(&agency.card, "pension-credit-check", 30 * DAY)
+        .field(
+            FieldPath::parse("personal.address.postcode").expect("path"),
+            json!("LS1 4AP"),
+        )
+        .records(vec![RECORD_TYPE.into()], now + 365 * DAY)
+        .build(&citizen, now)
+        .expect("grant")
+        .claims;
+    let record = award(&agency, &grant, now);
+    bench_in_memory(
+        &mut c,
+        &setup,
+        &record,
+        &citizen,
+        &agency.card,
+        &grant,
+        if full { ROUNDS } else { 3 },
+        &mut report,
+    );
+    let verified = open_record(&record, &citizen, &agency.card, &grant).expect("record");
+    bench_remote(
+        &mut c,
+        &setup,
+        &verified,
+        if full { REMOTE_ROUNDS } else { 2 },
+        &mut report,
+    );
+    bench_vault_import(
+        &dir,
+        &pass,
+        &agency,
+        &setup.grant,
+        if full { VAULT_IMPORTS } else { 3 },
+        &mut report,
+    );
+
+    c.final_summary();
+    println!("\n==== summary ====");
+    for line in &report.lines {
+        println!("{line}");
+    }
+}
