@@ -8,8 +8,9 @@
 //!   (comma-separated paths), `purpose`, `issued_at`, `expires_at`;
 //! - `grants.revoked.<grant id>`: `at`, `notice` (the signed notice, base64). An add-only
 //!   set: nothing ever removes an entry, so after any merge a revoked grant stays revoked;
-//! - `records.<agency id>.<record id>`: `type`, `grant`, `issued_at`, `signed` (base64),
-//!   `hidden`.
+//! - `records.<agency id>`: one entry per record, keyed by record id, holding JSON text
+//!   `{"type", "grant", "issued_at", "signed" (base64), "hidden"}` — one Automerge
+//!   operation per record, so merging a record stays cheap on a large twin.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -355,7 +356,7 @@ impl Vault {
 
     /// Imports a record handed over as a file: opened with the pairwise key of the agency
     /// it came from, its signature checked against the pinned card and its scope against
-    /// the grant, then kept with its signed bytes under `records.<agency>.<id>`.
+    /// the grant, then kept with its signed bytes under `records.<agency>`, keyed by its id.
     pub fn import_record(&mut self, bytes: &[u8]) -> Result<RecordSummary, VaultError> {
         let mut last_err = None;
         for agency in self.agencies() {
@@ -387,7 +388,7 @@ impl Vault {
         agency: &AgencySummary,
     ) -> Result<RecordSummary, VaultError> {
         let id = r.claims.record_id.to_string();
-        let path = ["records", agency.id.as_str(), id.as_str()];
+        let path = ["records", agency.id.as_str()];
         let summary = RecordSummary {
             id: id.clone(),
             agency: agency.id.clone(),
@@ -395,19 +396,22 @@ impl Vault {
             issued_at: r.claims.issued_at,
             body: r.body.clone(),
         };
-        if !self.doc.ledger_get(&path).is_empty() {
+        if self.doc.ledger_get(&path).contains_key(&id) {
             return Ok(summary);
         }
+        // One entry per record (its signed bytes are immutable; only `hidden` may change,
+        // by writing the entry again): one Automerge operation, not six.
+        let entry = json!({
+            "type": r.claims.record_type,
+            "grant": r.claims.grant_id.to_string(),
+            "issued_at": r.claims.issued_at,
+            "signed": B64.encode(&r.signed),
+            "hidden": false,
+        });
         let prov = self.prov("received a record");
         self.doc.ledger_put(
             &path,
-            &[
-                ("type", json!(r.claims.record_type)),
-                ("grant", json!(r.claims.grant_id.to_string())),
-                ("issued_at", json!(r.claims.issued_at)),
-                ("signed", b64(&r.signed)),
-                ("hidden", json!(false)),
-            ],
+            &[(id.as_str(), Value::String(entry.to_string()))],
             &prov,
         )?;
         let line = format!(
@@ -426,8 +430,13 @@ impl Vault {
         for agency in self.agencies() {
             let citizen = self.pairwise(&agency.id)?;
             let card = self.card(&agency.id)?;
-            for rid in self.doc.ledger_children(&["records", agency.id.as_str()]) {
-                let e = self.doc.ledger_get(&["records", agency.id.as_str(), &rid]);
+            for (rid, entry) in self.doc.ledger_get(&["records", agency.id.as_str()]) {
+                let Some(e) = entry
+                    .as_str()
+                    .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(t).ok())
+                else {
+                    continue;
+                };
                 let (Some(signed), Some(gid)) = (
                     from_b64(e.get("signed")),
                     e.get("grant").and_then(Value::as_str),
