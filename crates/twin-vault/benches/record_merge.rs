@@ -4,17 +4,23 @@
 //! in `docs/benchmarks.md`.
 //!
 //! What the vault does with a record (`Vault::import_record`, then `keep_record`): it opens
-//! and checks it (`twin_protocol::open_record`), then writes its entries under
-//! `records.<agency>.<record id>` with `TwinDoc::ledger_put` — a **local** Automerge
-//! transaction on the document in memory — and commits the change durably. It never
-//! applies the record as a remote change. Measured here, all in one process:
+//! and checks it (`twin_protocol::open_record`), then writes it as **one** ledger entry —
+//! key: the record id; value: the JSON text `{"type", "grant", "issued_at", "signed"
+//! (base64), "hidden": false}` — into the map `records.<agency>` with
+//! `TwinDoc::ledger_put` (a **local** Automerge transaction on the document in memory, one
+//! `put` operation), and commits the change durably. It never applies the record as a
+//! remote change. Measured here, all in one process:
 //!
-//! 1. `TwinDoc::ledger_put` of one record's entries on a twin loaded from the saved bytes
-//!    of a vault with 100,000 field edits (goal: ≤ 100 µs), against the floor: a local
-//!    transaction putting the same entries into a map of a plain `automerge::Automerge`
-//!    loaded from the same bytes.
-//! 2. Everything `keep_record` does in memory: the duplicate check (`ledger_get`), the
-//!    entries, `ledger_put`, and the incremental `save_after` that the commit writes.
+//! 1. `TwinDoc::ledger_put(&["records", agency], &[(record_id, json_text)])` on a twin
+//!    loaded from the saved bytes of a vault with 100,000 field edits (goal: ≤ 100 µs),
+//!    against the floor: a local transaction on a plain `automerge::Automerge` loaded from
+//!    the same bytes that finds the existing agency map and puts the same string into it
+//!    under the same key, committed with the same message and time.
+//! 2. Everything `keep_record` does in memory: the duplicate check
+//!    (`ledger_get(&["records", agency]).contains_key(id)`, which reads every record of the
+//!    agency), the JSON text, `ledger_put`, and the incremental `save_after` that the
+//!    commit writes; then the duplicate check alone at the number of records the map has
+//!    reached, beside one Automerge `get` of the record id for reference.
 //! 3. `open_record` on its own (HPKE open, COSE, `verify_strict`, scope checks).
 //! 4. The other path, for comparison: the same record change applied to the 100,000-edit
 //!    document as a *remote* change (`load_incremental`), as a merge between computers
@@ -304,31 +310,17 @@ fn build_vault(dir: &Path, pass: &Passphrase, edits: usize, agency: &Agency) -> 
     }
 }
 
-/// The entries `Vault::keep_record` writes for a record.
-fn record_entries(r: &VerifiedRecord) -> Vec<(&'static str, Value)> {
-    vec![
-        ("type", json!(r.claims.record_type)),
-        ("grant", json!(r.claims.grant_id.to_string())),
-        ("issued_at", json!(r.claims.issued_at)),
-        ("signed", json!(B64.encode(&r.signed))),
-        ("hidden", json!(false)),
-    ]
-}
-
-/// The same entries as Automerge scalars, as `ledger_put` converts them.
-fn scalars(entries: &[(&'static str, Value)]) -> Vec<(&'static str, ScalarValue)> {
-    entries
-        .iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => ScalarValue::Str(s.as_str().into()),
-                Value::Bool(b) => ScalarValue::Boolean(*b),
-                Value::Number(n) => ScalarValue::Int(n.as_i64().expect("integer")),
-                other => panic!("unexpected entry {other}"),
-            };
-            (*k, s)
-        })
-        .collect()
+/// The value `Vault::keep_record` stores for a record: the JSON text of its one entry,
+/// built as `keep_record` builds it.
+fn record_entry(r: &VerifiedRecord) -> String {
+    json!({
+        "type": r.claims.record_type,
+        "grant": r.claims.grant_id.to_string(),
+        "issued_at": r.claims.issued_at,
+        "signed": B64.encode(&r.signed),
+        "hidden": false,
+    })
+    .to_string()
 }
 
 /// The `n`-th record id of a run: distinct, so every write adds a record.
@@ -346,25 +338,15 @@ fn map_in(tx: &impl ReadDoc, parent: &ObjId, key: &str) -> ObjId {
     }
 }
 
-/// The floor: one local transaction on a plain Automerge document that finds
-/// `records.<agency>`, makes the record's map and puts the entries, committed with the
-/// same message and time as the twin's change.
-fn floor_put(
-    doc: &mut Automerge,
-    id: &str,
-    entries: &[(&'static str, ScalarValue)],
-    message: &str,
-    at_ms: i64,
-) {
+/// The floor: one local transaction on a plain Automerge document that finds the existing
+/// map `records.<agency>` and puts the record's JSON text into it under the record id (one
+/// operation), committed with the same message and time as the twin's change.
+fn floor_put(doc: &mut Automerge, id: &str, entry: &str, message: &str, at_ms: i64) {
     let mut tx = doc.transaction();
     let records = map_in(&tx, &ROOT, "records");
     let agency = map_in(&tx, &records, AGENCY);
-    let record = tx
-        .put_object(&agency, id, ObjType::Map)
-        .expect("put_object");
-    for (k, v) in entries {
-        tx.put(&record, *k, v.clone()).expect("put");
-    }
+    tx.put(&agency, id, ScalarValue::Str(entry.into()))
+        .expect("put");
     tx.commit_with(
         CommitOptions::default()
             .with_message(message.to_owned())
@@ -476,8 +458,7 @@ fn bench_in_memory(
     let mut plain = Automerge::load(&setup.saved).expect("load");
     plain.set_actor(ActorId::from(setup.actor.as_slice()));
     let verified = open_record(record, citizen, card, grant).expect("record");
-    let entries = record_entries(&verified);
-    let floor_entries = scalars(&entries);
+    let entry = record_entry(&verified);
     let prov = Provenance {
         who: "you".into(),
         why: "received a record".into(),
@@ -485,11 +466,9 @@ fn bench_in_memory(
     };
     let message = json!({ "v": 1, "who": prov.who, "why": prov.why }).to_string();
     report.note(format!(
-        "RECORD entries: 5, of {} bytes in all (signed COSE_Sign1 {} bytes, {} in base64)",
-        entries
-            .iter()
-            .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
-            .sum::<usize>(),
+        "RECORD entry: one string of {} bytes under a {}-character key (signed COSE_Sign1 {} bytes, {} in base64)",
+        entry.len(),
+        record_id(0).len(),
         verified.signed.len(),
         B64.encode(&verified.signed).len()
     ));
@@ -498,31 +477,30 @@ fn bench_in_memory(
     let mut put_twin = |twin: &mut TwinDoc| {
         n_twin += 1;
         let id = record_id(n_twin);
-        twin.ledger_put(&["records", AGENCY, &id], &entries, &prov)
-            .expect("ledger_put");
+        twin.ledger_put(
+            &["records", AGENCY],
+            &[(id.as_str(), Value::String(entry.clone()))],
+            &prov,
+        )
+        .expect("ledger_put");
     };
     let mut n_plain = 0u64;
     let mut put_plain = |doc: &mut Automerge| {
         n_plain += 1;
-        floor_put(
-            doc,
-            &record_id(n_plain),
-            &floor_entries,
-            &message,
-            prov.at_ms,
-        );
+        floor_put(doc, &record_id(n_plain), &entry, &message, prov.at_ms);
     };
     // `keep_record` minus the audit line and the durable commit: the duplicate check, the
-    // entries, `ledger_put`, then the incremental save that `commit` stores.
+    // entry's JSON text, `ledger_put`, then the incremental save that `commit` stores.
     let mut n_keep = 0u64;
     let mut saved_heads = keep.heads();
     let mut keep_in_memory = |doc: &mut TwinDoc| {
         n_keep += 1;
         let id = record_id(n_keep);
-        let path = ["records", AGENCY, id.as_str()];
-        assert!(doc.ledger_get(&path).is_empty(), "a new record");
-        let entries = record_entries(&verified);
-        doc.ledger_put(&path, &entries, &prov).expect("ledger_put");
+        let path = ["records", AGENCY];
+        assert!(!doc.ledger_get(&path).contains_key(&id), "a new record");
+        let entry = record_entry(&verified);
+        doc.ledger_put(&path, &[(id.as_str(), Value::String(entry))], &prov)
+            .expect("ledger_put");
         let change = doc.save_after(&saved_heads);
         saved_heads = doc.heads();
         change
@@ -544,11 +522,7 @@ fn bench_in_memory(
         &t,
         Some(100.0),
     );
-    report.time(
-        "1 floor: Automerge local transaction, same entries",
-        &f,
-        None,
-    );
+    report.time("1 floor: Automerge local transaction, same put", &f, None);
     report.ratio(
         "1 ledger_put / Automerge local transaction, alternated",
         median(&t),
@@ -562,10 +536,18 @@ fn bench_in_memory(
         rounds + 1,
     ));
     report.time(
-        "2 keep_record in memory (ledger_get + entries + ledger_put + save_after)",
+        "2 keep_record in memory (ledger_get + JSON text + ledger_put + save_after)",
         &k,
         None,
     );
+    let few = k.len().min(10);
+    report.note(format!(
+        "  drift: keep_record median {:.1} us over the first {few} rounds, {:.1} us over the first {tenth}, {:.1} us over the last {tenth} (its duplicate check reads all of records.{AGENCY})",
+        us(median(&k[..few]).expect("samples")),
+        us(median(&k[..tenth]).expect("samples")),
+        us(median(&k[k.len() - tenth..]).expect("samples")),
+    ));
+    duplicate_check(&keep, "after the alternated rounds", report);
     report.time(
         "3 open_record (HPKE open, COSE, verify_strict, scope)",
         &o,
@@ -616,7 +598,44 @@ fn bench_in_memory(
         us(median(&t[t.len() - tenth..]).expect("samples")),
     ));
     report.time("2 keep_record in memory, criterion loops", &k, None);
+    let tenth = (k.len() / 10).max(1);
+    report.note(format!(
+        "  drift: keep_record median {:.1} us over the first {tenth} of those, {:.1} us over the last {tenth}",
+        us(median(&k[..tenth]).expect("samples")),
+        us(median(&k[k.len() - tenth..]).expect("samples")),
+    ));
+    duplicate_check(&keep, "after criterion's loops", report);
     report.time("3 open_record, criterion loops", &o, None);
+}
+
+/// Times `keep_record`'s duplicate check on its own — `ledger_get` of the whole agency
+/// map, then `contains_key` — on `doc` as it stands, and says how many records it read.
+/// For reference (not a floor of the same work): one Automerge `get` of the record id in
+/// that map, on a plain document loaded from `doc`'s saved bytes.
+fn duplicate_check(doc: &TwinDoc, when: &str, report: &mut Report) {
+    let path = ["records", AGENCY];
+    let held = doc.ledger_get(&path).len();
+    let plain = Automerge::load(&doc.save()).expect("load");
+    let records = map_in(&plain, &ROOT, "records");
+    let agency = map_in(&plain, &records, AGENCY);
+    let (mut check, mut get) = (Vec::new(), Vec::new());
+    for n in 0..30 {
+        let id = record_id(u64::MAX - n);
+        timed(&mut check, 1, || doc.ledger_get(&path).contains_key(&id));
+        timed(&mut get, 1, || {
+            plain.get(&agency, id.as_str()).expect("get").is_some()
+        });
+    }
+    report.time(
+        &format!("2a duplicate check alone (ledger_get of {held} records + contains_key), {when}"),
+        &check,
+        None,
+    );
+    report.time(
+        "2a for reference: Automerge get of the one record id in that map",
+        &get,
+        None,
+    );
 }
 
 /// Benchmark 4: the record's change applied as a remote change. A second document (another
@@ -633,9 +652,9 @@ fn bench_remote(
     other.set_actor(ActorId::from([0x0A; 16].as_slice()));
     let mut here = Automerge::load(&setup.saved).expect("load");
     here.set_actor(ActorId::from(setup.actor.as_slice()));
-    let entries = scalars(&record_entries(record));
-    // `load_incremental` counts operations: the record's map and its entries.
-    let ops = entries.len() + 1;
+    let entry = record_entry(record);
+    // `load_incremental` counts operations: the record is one `put`.
+    let ops = 1;
     let message = r#"{"v":1,"who":"you","why":"received a record"}"#;
     let mut n = 1_000_000u64;
     // One record change made on the other computer, as the bytes a sync would carry.
@@ -645,7 +664,7 @@ fn bench_remote(
         floor_put(
             &mut other,
             &record_id(n),
-            &entries,
+            &entry,
             message,
             now_secs() * 1000,
         );
@@ -728,6 +747,13 @@ fn bench_vault_import(
         &samples,
         None,
     );
+    let tenth = (samples.len() / 10).max(1);
+    report.note(format!(
+        "  drift: median {:.1} us over the first {tenth} imports, {:.1} us over the last {tenth} (records.{AGENCY} grows from 1 to {} records)",
+        us(median(&samples[..tenth]).expect("samples")),
+        us(median(&samples[samples.len() - tenth..]).expect("samples")),
+        imports + 1,
+    ));
     vault.lock().expect("lock");
 }
 
