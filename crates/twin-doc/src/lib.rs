@@ -407,6 +407,14 @@ impl TwinDoc {
         out
     }
 
+    /// Whether any concurrent copy of the ledger map at `path` has an entry `key`: one
+    /// lookup per copy, however many entries the map holds.
+    pub fn ledger_has(&self, path: &[&str], key: &str) -> bool {
+        self.maps_at(path)
+            .iter()
+            .any(|obj| matches!(self.doc.get(obj, key), Ok(Some(_))))
+    }
+
     /// The keys of the ledger map at `path` that hold maps (e.g. grant ids), from every
     /// concurrent copy of that map.
     pub fn ledger_children(&self, path: &[&str]) -> Vec<String> {

@@ -17,8 +17,8 @@
 //!    the same bytes that finds the existing agency map and puts the same string into it
 //!    under the same key, committed with the same message and time.
 //! 2. Everything `keep_record` does in memory: the duplicate check
-//!    (`ledger_get(&["records", agency]).contains_key(id)`, which reads every record of the
-//!    agency), the JSON text, `ledger_put`, and the incremental `save_after` that the
+//!    (`ledger_has(&["records", agency], id)`, one lookup per copy of the map), the JSON
+//!    text, `ledger_put`, and the incremental `save_after` that the
 //!    commit writes; then the duplicate check alone at the number of records the map has
 //!    reached, beside one Automerge `get` of the record id for reference.
 //! 3. `open_record` on its own (HPKE open, COSE, `verify_strict`, scope checks).
@@ -497,7 +497,7 @@ fn bench_in_memory(
         n_keep += 1;
         let id = record_id(n_keep);
         let path = ["records", AGENCY];
-        assert!(!doc.ledger_get(&path).contains_key(&id), "a new record");
+        assert!(!doc.ledger_has(&path, &id), "a new record");
         let entry = record_entry(&verified);
         doc.ledger_put(&path, &[(id.as_str(), Value::String(entry))], &prov)
             .expect("ledger_put");
@@ -536,13 +536,13 @@ fn bench_in_memory(
         rounds + 1,
     ));
     report.time(
-        "2 keep_record in memory (ledger_get + JSON text + ledger_put + save_after)",
+        "2 keep_record in memory (ledger_has + JSON text + ledger_put + save_after)",
         &k,
         None,
     );
     let few = k.len().min(10);
     report.note(format!(
-        "  drift: keep_record median {:.1} us over the first {few} rounds, {:.1} us over the first {tenth}, {:.1} us over the last {tenth} (its duplicate check reads all of records.{AGENCY})",
+        "  drift: keep_record median {:.1} us over the first {few} rounds, {:.1} us over the first {tenth}, {:.1} us over the last {tenth} (records.{AGENCY} grows by one record a round)",
         us(median(&k[..few]).expect("samples")),
         us(median(&k[..tenth]).expect("samples")),
         us(median(&k[k.len() - tenth..]).expect("samples")),
@@ -608,8 +608,8 @@ fn bench_in_memory(
     report.time("3 open_record, criterion loops", &o, None);
 }
 
-/// Times `keep_record`'s duplicate check on its own — `ledger_get` of the whole agency
-/// map, then `contains_key` — on `doc` as it stands, and says how many records it read.
+/// Times `keep_record`'s duplicate check on its own — `ledger_has`, one lookup per copy
+/// of the agency map — on `doc` as it stands, and says how many records the map holds.
 /// For reference (not a floor of the same work): one Automerge `get` of the record id in
 /// that map, on a plain document loaded from `doc`'s saved bytes.
 fn duplicate_check(doc: &TwinDoc, when: &str, report: &mut Report) {
@@ -621,13 +621,13 @@ fn duplicate_check(doc: &TwinDoc, when: &str, report: &mut Report) {
     let (mut check, mut get) = (Vec::new(), Vec::new());
     for n in 0..30 {
         let id = record_id(u64::MAX - n);
-        timed(&mut check, 1, || doc.ledger_get(&path).contains_key(&id));
+        timed(&mut check, 1, || doc.ledger_has(&path, &id));
         timed(&mut get, 1, || {
             plain.get(&agency, id.as_str()).expect("get").is_some()
         });
     }
     report.time(
-        &format!("2a duplicate check alone (ledger_get of {held} records + contains_key), {when}"),
+        &format!("2a duplicate check alone (ledger_has, {held} records held), {when}"),
         &check,
         None,
     );

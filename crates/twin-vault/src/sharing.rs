@@ -396,7 +396,7 @@ impl Vault {
             issued_at: r.claims.issued_at,
             body: r.body.clone(),
         };
-        if self.doc.ledger_get(&path).contains_key(&id) {
+        if self.doc.ledger_has(&path, &id) {
             return Ok(summary);
         }
         // One entry per record (its signed bytes are immutable; only `hidden` may change,
