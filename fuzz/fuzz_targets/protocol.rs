@@ -26,7 +26,12 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         name: "Fuzz".into(),
         endpoint: "https://x.example".into(),
         sandbox: true,
-        keys: vec![CardKey { kid: "k1".into(), sign: agency.sign_public(), seal: agency.seal_public(), not_after: NOW + 1_000_000 }],
+        keys: vec![CardKey {
+            kid: "k1".into(),
+            sign: agency.sign_public(),
+            seal: agency.seal_public(),
+            not_after: NOW + 1_000_000,
+        }],
         record_types: vec!["benefit-award/v1".into()],
         purposes: vec![Purpose {
             code: "p".into(),
@@ -50,19 +55,34 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
     };
     let citizen = KeyPair::pairwise(&[9; 32], &card.agency);
     let grant = GrantBuilder::new(&card, "p", 86_400)
-        .field("personal.date_of_birth".parse().unwrap(), serde_json::json!("1958-03-14"))
+        .field(
+            "personal.date_of_birth".parse().unwrap(),
+            serde_json::json!("1958-03-14"),
+        )
         .records(vec!["benefit-award/v1".into()], NOW + 86_400)
         .build(&citizen, NOW)
         .unwrap()
         .claims;
-    World { trust, card, agency, citizen, grant }
+    World {
+        trust,
+        card,
+        agency,
+        citizen,
+        grant,
+    }
 });
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, msg)) = data.split_first() else { return };
+    let Some((&which, msg)) = data.split_first() else {
+        return;
+    };
     let w = &*WORLD;
     let keys = [("k1".to_owned(), &w.agency)];
-    let view = AgencyView { card: &w.card, keys: &keys, limits: Limits::default() };
+    let view = AgencyView {
+        card: &w.card,
+        keys: &keys,
+        limits: Limits::default(),
+    };
     match which % 9 {
         0 => {
             if let Ok(g) = UnverifiedGrant::parse(msg, &view.limits) {
