@@ -31,7 +31,8 @@
 //! Run as a test (`cargo test --benches`, or `cargo bench -- --test`) the same code runs
 //! on a small twin with a few samples, so it stays compiled and working.
 
-use std::hint::black_box;
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,7 +41,7 @@ use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use criterion::{Criterion, SamplingMode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use twin_crypto::Passphrase;
 use twin_doc::{Provenance, TwinDoc};
 use twin_protocol::{
@@ -50,9 +51,8 @@ use twin_protocol::{
 use twin_types::{AgencyId, FieldPath, MessageId};
 use twin_vault::{ShareRequest, Vault};
 
-const PASSPHRASE: &str = "correct horse battery staple";
-/// Field edits in the large twin.
-const EDITS: usize = 100_000;
+use support::{EDITS, PASSPHRASE, Report, Unit, full_run, median, timed, us, vault_with_edits};
+
 /// Alternated rounds of benchmarks 1–3: each round adds one record to each document.
 const ROUNDS: usize = 1_000;
 /// Remote changes applied in the plain loop of benchmark 4.
@@ -62,98 +62,6 @@ const VAULT_IMPORTS: usize = 200;
 const AGENCY: &str = "bench-benefits";
 const RECORD_TYPE: &str = "benefit-award/v1";
 const DAY: i64 = 86_400;
-
-/// The editable fields of the two categories that need no opt-in, with a value for the
-/// `i`-th import (as in `benches/vault.rs`). Every value differs from the one of import
-/// `i - 1`, so every import really changes every field it carries.
-fn field_values(i: usize) -> Vec<(&'static str, Value)> {
-    const FIRST: [&str; 8] = ["Alex", "Sam", "Jo", "Chris", "Robin", "Kim", "Noor", "Mika"];
-    const LAST: [&str; 6] = ["Smith", "Jones", "Okafor", "Nowak", "Evans", "Patel"];
-    const TOWNS: [&str; 9] = [
-        "Leeds", "York", "Hull", "Bath", "Derby", "Truro", "Ely", "Wells", "Ripon",
-    ];
-    const STREETS: [&str; 5] = ["High", "Station", "Church", "Mill", "Park"];
-    const LANGS: [&str; 5] = ["en", "cy", "gd", "fr-FR", "pl"];
-    const CHANNELS: [&str; 4] = ["email", "phone", "post", "app"];
-    vec![
-        (
-            "personal.full_name",
-            json!(format!("{} {}", FIRST[i % 8], LAST[(i / 8) % 6])),
-        ),
-        ("personal.address.town", json!(TOWNS[i % 9])),
-        (
-            "personal.email",
-            json!(format!("citizen{}@example.org", i % 1000)),
-        ),
-        ("personal.household.size", json!(1 + i % 30)),
-        (
-            "government.tax.annual_income",
-            json!(18_000.0 + (i % 5000) as f64 * 12.5),
-        ),
-        (
-            "personal.phone",
-            json!(format!("+44 7700 9{:05}", i % 100_000)),
-        ),
-        (
-            "personal.address.line1",
-            json!(format!("{} {} Street", 1 + i % 200, STREETS[i % 5])),
-        ),
-        (
-            "personal.address.postcode",
-            json!(format!("LS{} {}AB", 1 + i % 20, i % 10)),
-        ),
-        (
-            "personal.date_of_birth",
-            json!(format!(
-                "19{:02}-{:02}-{:02}",
-                40 + i % 60,
-                1 + i % 12,
-                1 + i % 28
-            )),
-        ),
-        ("personal.preferences.language", json!(LANGS[i % 5])),
-        (
-            "personal.preferences.contact_channel",
-            json!(CHANNELS[i % 4]),
-        ),
-        (
-            "government.tax.reference",
-            json!(format!("AB{:06}C", i % 1_000_000)),
-        ),
-        (
-            "government.licences.driving.number",
-            json!(format!("SMITH{:06}AB", i % 1_000_000)),
-        ),
-        (
-            "government.licences.driving.expires",
-            json!(format!(
-                "20{:02}-{:02}-{:02}",
-                30 + i % 40,
-                1 + i % 12,
-                1 + i % 28
-            )),
-        ),
-    ]
-}
-
-/// `[("a.b", v)]` as `{"a": {"b": v}}`, the shape `twin import` reads.
-fn nest(pairs: Vec<(&str, Value)>) -> Value {
-    let mut root = Map::new();
-    for (path, value) in pairs {
-        let segments: Vec<&str> = path.split('.').collect();
-        let (last, parents) = segments.split_last().expect("non-empty path");
-        let mut cur = &mut root;
-        for seg in parents {
-            cur = cur
-                .entry(seg.to_string())
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-                .expect("parents are objects");
-        }
-        cur.insert(last.to_string(), value);
-    }
-    Value::Object(root)
-}
 
 fn now_secs() -> i64 {
     SystemTime::now()
@@ -255,20 +163,13 @@ struct Setup {
 }
 
 /// Creates a vault in `dir`, makes `edits` field edits through `Vault::import` (fragments
-/// of up to 14 fields, as in `benches/vault.rs`), adds the agency, shares two fields with
-/// it allowing records back, imports one record (so `records.<agency>` exists, as for a
-/// citizen who already has one), then locks it, which compacts the document.
+/// of up to 14 fields, as in `benches/vault.rs`: `support::vault_with_edits`), adds the
+/// agency, shares two fields with it allowing records back, imports one record (so
+/// `records.<agency>` exists, as for a citizen who already has one), then locks it, which
+/// compacts the document.
 fn build_vault(dir: &Path, pass: &Passphrase, edits: usize, agency: &Agency) -> Setup {
     let started = Instant::now();
-    let (mut vault, _code) = Vault::init(dir, pass).expect("init");
-    let (mut done, mut imports) = (0, 0);
-    while done < edits {
-        let mut pairs = field_values(imports);
-        pairs.truncate(edits - done);
-        let report = vault.import(&nest(pairs), "bench").expect("import");
-        done += report.changed.len();
-        imports += 1;
-    }
+    let (mut vault, done, imports) = vault_with_edits(dir, pass, edits);
     vault
         .add_agency(&agency.card_bytes, &agency.trust)
         .expect("add agency");
@@ -352,88 +253,6 @@ fn floor_put(doc: &mut Automerge, id: &str, entry: &str, message: &str, at_ms: i
             .with_message(message.to_owned())
             .with_time(at_ms),
     );
-}
-
-fn median(samples: &[Duration]) -> Option<Duration> {
-    percentile(samples, 0.5)
-}
-
-/// Nearest-rank percentile.
-fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut s = samples.to_vec();
-    s.sort_unstable();
-    let rank = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len());
-    Some(s[rank - 1])
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-/// Ratio and time lines, printed as they are measured and again together at the end.
-#[derive(Default)]
-struct Report {
-    lines: Vec<String>,
-}
-
-impl Report {
-    fn ratio(&mut self, what: &str, target: Option<Duration>, floor: Option<Duration>) {
-        let line = match (target, floor) {
-            (Some(t), Some(f)) => format!(
-                "RATIO {what}: {:.2}x  ({:.1} us / {:.1} us, difference {:+.1} us)",
-                t.as_secs_f64() / f.as_secs_f64(),
-                us(t),
-                us(f),
-                us(t) - us(f)
-            ),
-            _ => format!("RATIO {what}: not measured in this run (filtered out)"),
-        };
-        self.note(line);
-    }
-
-    /// A median (and p99) against an absolute goal in microseconds, if there is one.
-    fn time(&mut self, what: &str, samples: &[Duration], goal_us: Option<f64>) {
-        let line = match (median(samples), percentile(samples, 0.99)) {
-            (Some(m), Some(p99)) => {
-                let verdict = match goal_us {
-                    Some(g) if us(m) <= g => format!("  goal <= {g} us: met"),
-                    Some(g) => format!("  goal <= {g} us: MISSED"),
-                    None => String::new(),
-                };
-                format!(
-                    "TIME {what}: median {:.1} us, p99 {:.1} us over {} samples{verdict}",
-                    us(m),
-                    us(p99),
-                    samples.len()
-                )
-            }
-            _ => format!("TIME {what}: not measured in this run (filtered out)"),
-        };
-        self.note(line);
-    }
-
-    fn note(&mut self, line: String) {
-        println!("{line}");
-        self.lines.push(line);
-    }
-}
-
-/// Times `f` once per iteration, keeping every iteration's time in `samples`.
-/// Whatever `f` returns is dropped after the clock stops.
-fn timed<T>(samples: &mut Vec<Duration>, iters: u64, mut f: impl FnMut() -> T) -> Duration {
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let start = Instant::now();
-        let out = black_box(f());
-        let d = start.elapsed();
-        drop(out);
-        samples.push(d);
-        total += d;
-    }
-    total
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -527,6 +346,7 @@ fn bench_in_memory(
         "1 ledger_put / Automerge local transaction, alternated",
         median(&t),
         median(&f),
+        None,
     );
     let tenth = (rounds / 10).max(1);
     report.note(format!(
@@ -589,6 +409,7 @@ fn bench_in_memory(
         ),
         median(&t),
         median(&f),
+        None,
     );
     report.time("1 TwinDoc::ledger_put, criterion loops", &t, Some(100.0));
     let tenth = (t.len() / 10).max(1);
@@ -758,13 +579,9 @@ fn bench_vault_import(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    // Criterion benchmarks only with `--bench` and without `--test`; otherwise it runs each
-    // benchmark once as a test, and a small twin is enough.
-    let full =
-        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list");
+    let full = full_run();
     let mut c = Criterion::default().configure_from_args();
-    let mut report = Report::default();
+    let mut report = Report::new(Unit::Us);
     if !full {
         report.note(
             "TEST MODE: a small twin and a few samples; the numbers below mean nothing".into(),
@@ -828,8 +645,5 @@ fn main() {
     );
 
     c.final_summary();
-    println!("\n==== summary ====");
-    for line in &report.lines {
-        println!("{line}");
-    }
+    report.summary("summary");
 }

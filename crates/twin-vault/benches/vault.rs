@@ -17,7 +17,8 @@
 //! Run as a test (`cargo test --benches`, or `cargo bench -- --test`) the same code runs
 //! once on a small twin, so the benchmarks stay compiled and working without taking minutes.
 
-use std::hint::black_box;
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,14 +26,14 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use criterion::{Criterion, SamplingMode};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use serde_json::{Map, Value, json};
 use twin_crypto::{DataKey, Passphrase};
 use twin_store::{AuditRow, Batch, Store};
 use twin_vault::Vault;
 
-const PASSPHRASE: &str = "correct horse battery staple";
-/// Field edits in the large twin.
-const EDITS: usize = 100_000;
+use support::{
+    EDITS, PASSPHRASE, Report, Unit, full_run, median, ms, percentile, timed, vault_with_edits,
+};
+
 /// Change rows written to the store for the SQLCipher-vs-SQLite comparison, and their size.
 const STORE_CHANGES: usize = 2_000;
 const CHANGE_BYTES: usize = 500;
@@ -43,98 +44,6 @@ const P99_SAMPLES: usize = 500;
 /// Alternated unlock / `Automerge::load` pairs.
 const UNLOCK_PAIRS: usize = 30;
 
-/// The editable fields of the two categories that need no opt-in, with a value for the
-/// `i`-th import. Every value differs from the one of import `i - 1`, so every import
-/// really changes every field it carries.
-fn field_values(i: usize) -> Vec<(&'static str, Value)> {
-    const FIRST: [&str; 8] = ["Alex", "Sam", "Jo", "Chris", "Robin", "Kim", "Noor", "Mika"];
-    const LAST: [&str; 6] = ["Smith", "Jones", "Okafor", "Nowak", "Evans", "Patel"];
-    const TOWNS: [&str; 9] = [
-        "Leeds", "York", "Hull", "Bath", "Derby", "Truro", "Ely", "Wells", "Ripon",
-    ];
-    const STREETS: [&str; 5] = ["High", "Station", "Church", "Mill", "Park"];
-    const LANGS: [&str; 5] = ["en", "cy", "gd", "fr-FR", "pl"];
-    const CHANNELS: [&str; 4] = ["email", "phone", "post", "app"];
-    vec![
-        (
-            "personal.full_name",
-            json!(format!("{} {}", FIRST[i % 8], LAST[(i / 8) % 6])),
-        ),
-        ("personal.address.town", json!(TOWNS[i % 9])),
-        (
-            "personal.email",
-            json!(format!("citizen{}@example.org", i % 1000)),
-        ),
-        ("personal.household.size", json!(1 + i % 30)),
-        (
-            "government.tax.annual_income",
-            json!(18_000.0 + (i % 5000) as f64 * 12.5),
-        ),
-        (
-            "personal.phone",
-            json!(format!("+44 7700 9{:05}", i % 100_000)),
-        ),
-        (
-            "personal.address.line1",
-            json!(format!("{} {} Street", 1 + i % 200, STREETS[i % 5])),
-        ),
-        (
-            "personal.address.postcode",
-            json!(format!("LS{} {}AB", 1 + i % 20, i % 10)),
-        ),
-        (
-            "personal.date_of_birth",
-            json!(format!(
-                "19{:02}-{:02}-{:02}",
-                40 + i % 60,
-                1 + i % 12,
-                1 + i % 28
-            )),
-        ),
-        ("personal.preferences.language", json!(LANGS[i % 5])),
-        (
-            "personal.preferences.contact_channel",
-            json!(CHANNELS[i % 4]),
-        ),
-        (
-            "government.tax.reference",
-            json!(format!("AB{:06}C", i % 1_000_000)),
-        ),
-        (
-            "government.licences.driving.number",
-            json!(format!("SMITH{:06}AB", i % 1_000_000)),
-        ),
-        (
-            "government.licences.driving.expires",
-            json!(format!(
-                "20{:02}-{:02}-{:02}",
-                30 + i % 40,
-                1 + i % 12,
-                1 + i % 28
-            )),
-        ),
-    ]
-}
-
-/// `[("a.b", v)]` as `{"a": {"b": v}}`, the shape `twin import` reads.
-fn nest(pairs: Vec<(&str, Value)>) -> Value {
-    let mut root = Map::new();
-    for (path, value) in pairs {
-        let segments: Vec<&str> = path.split('.').collect();
-        let (last, parents) = segments.split_last().expect("non-empty path");
-        let mut cur = &mut root;
-        for seg in parents {
-            cur = cur
-                .entry(seg.to_string())
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-                .expect("parents are objects");
-        }
-        cur.insert(last.to_string(), value);
-    }
-    Value::Object(root)
-}
-
 /// Facts about the twin built for benchmarks 1 and 2.
 struct Twin {
     edits: usize,
@@ -144,21 +53,12 @@ struct Twin {
     saved: Vec<u8>,
 }
 
-/// Creates a vault in `dir` and makes `edits` field edits through the public API:
-/// `Vault::import` of fragments carrying up to 14 fields each (one Automerge change, one
-/// audit line and one durable transaction per import), then locks it, which compacts the
-/// document into one snapshot.
+/// Creates a vault in `dir` and makes `edits` field edits through the public API (see
+/// `support::vault_with_edits`), then locks it, which compacts the document into one
+/// snapshot.
 fn build_twin(dir: &Path, pass: &Passphrase, edits: usize) -> Twin {
     let started = Instant::now();
-    let (mut vault, _code) = Vault::init(dir, pass).expect("init");
-    let (mut done, mut imports) = (0, 0);
-    while done < edits {
-        let mut pairs = field_values(imports);
-        pairs.truncate(edits - done);
-        let report = vault.import(&nest(pairs), "bench").expect("import");
-        done += report.changed.len();
-        imports += 1;
-    }
+    let (vault, done, imports) = vault_with_edits(dir, pass, edits);
     let saved = vault.saved_document();
     vault.lock().expect("lock");
     Twin {
@@ -167,81 +67,6 @@ fn build_twin(dir: &Path, pass: &Passphrase, edits: usize) -> Twin {
         build: started.elapsed(),
         saved,
     }
-}
-
-fn median(samples: &[Duration]) -> Option<Duration> {
-    percentile(samples, 0.5)
-}
-
-/// Nearest-rank percentile.
-fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut s = samples.to_vec();
-    s.sort_unstable();
-    let rank = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len());
-    Some(s[rank - 1])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Ratio lines, printed as they are measured and again together at the end.
-#[derive(Default)]
-struct Report {
-    lines: Vec<String>,
-}
-
-impl Report {
-    fn ratio(
-        &mut self,
-        what: &str,
-        target: Option<Duration>,
-        floor: Option<Duration>,
-        goal: Option<f64>,
-    ) {
-        let line = match (target, floor) {
-            (Some(t), Some(f)) => {
-                let r = t.as_secs_f64() / f.as_secs_f64();
-                let verdict = match goal {
-                    Some(g) if r <= g => format!("  goal <= {g}x: met"),
-                    Some(g) => format!("  goal <= {g}x: MISSED"),
-                    None => String::new(),
-                };
-                format!(
-                    "RATIO {what}: {r:.2}x  ({:.3} ms / {:.3} ms, difference {:+.3} ms){verdict}",
-                    ms(t),
-                    ms(f),
-                    ms(t) - ms(f)
-                )
-            }
-            _ => format!("RATIO {what}: not measured in this run (filtered out)"),
-        };
-        println!("{line}");
-        self.lines.push(line);
-    }
-
-    fn note(&mut self, line: String) {
-        println!("{line}");
-        self.lines.push(line);
-    }
-}
-
-/// Times `f` once per iteration, keeping every iteration's time in `samples`.
-/// Whatever `f` returns is dropped after the clock stops.
-fn timed<T>(samples: &mut Vec<Duration>, iters: u64, mut f: impl FnMut() -> T) -> Duration {
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let start = Instant::now();
-        let out = black_box(f());
-        let d = start.elapsed();
-        drop(out);
-        samples.push(d);
-        total += d;
-    }
-    total
 }
 
 // ---------------------------------------------------------------------------------------
@@ -833,13 +658,9 @@ fn bench_store(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    // Criterion benchmarks only with `--bench` and without `--test`; otherwise it runs each
-    // benchmark once as a test, and a small twin is enough.
-    let full =
-        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list");
+    let full = full_run();
     let mut c = Criterion::default().configure_from_args();
-    let mut report = Report::default();
+    let mut report = Report::new(Unit::Ms);
 
     let tmp = tempfile::Builder::new()
         .prefix("twin-bench-")
@@ -882,8 +703,5 @@ fn main() {
     );
 
     c.final_summary();
-    println!("\n==== summary (every ratio against a floor measured in this run) ====");
-    for line in &report.lines {
-        println!("{line}");
-    }
+    report.summary("summary (every ratio against a floor measured in this run)");
 }
