@@ -384,8 +384,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let pass = secrets.new_passphrase("Choose a passphrase: ", "TWIN_PASSPHRASE")?;
             let (v, code) = Vault::init(&dir, &pass)?;
-            v.lock()?;
+            // The code is shown before anything else can fail: the key file already uses it.
             output::print_recovery_code(&code.0, &dir);
+            v.lock()?;
         }
         Command::Status { unlock, json } => {
             if unlock {
@@ -611,11 +612,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let code = secrets.recovery_code()?;
             let new = secrets.new_passphrase("New passphrase: ", "TWIN_NEW_PASSPHRASE")?;
             let (v, new_code) = Vault::recover(&dir, &code, &new)?;
-            v.lock()?;
+            // Shown before anything else can fail: the old code no longer opens the vault.
             println!(
                 "Your new passphrase is set. Your old recovery code no longer works; here is the new one."
             );
             output::print_recovery_code(&new_code.0, &dir);
+            v.lock()?;
         }
         Command::Audit { action, json } => {
             let mut v = open(&dir, &mut secrets)?;

@@ -63,7 +63,11 @@ mod meta {
     pub const VAULT_ID: &str = "vault_id";
     pub const ROOT_SECRET: &str = "root_secret";
     pub const ACTOR: &str = "actor";
-    pub const RECOVERY_KEK: &str = "recovery_kek";
+    /// `recovery_kek:<salt hex>`: the key-encryption key of the recovery code with that
+    /// salt, so an erasure can rewrap under the code the key file actually names.
+    pub fn recovery_kek(salt: &[u8; 16]) -> String {
+        format!("recovery_kek:{}", hex::encode(salt))
+    }
     pub const CREATED_MS: &str = "created_ms";
 }
 
@@ -203,20 +207,38 @@ fn take_lock(dir: &Path) -> Result<OwnedFd, VaultError> {
 /// never published, so they are unreadable; removing them keeps the folder honest.
 /// That includes a `-journal`: SQLite keeps one while a new database file is set up (before
 /// it switches to WAL), so an erasure killed at that moment leaves one behind.
-fn remove_stale_databases(dir: &Path, current: &str) {
+fn remove_stale_databases(dir: &Path, generation: u64) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let base = ["-wal", "-shm", "-journal"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s))
-            .unwrap_or(&name);
-        if base.starts_with("twin-") && base.ends_with(".db") && base != current {
+        if database_generation(&name).is_some_and(|g| g < generation) {
             let _ = shred(&e.path());
         }
     }
+}
+
+/// The generation N of a vault database file `twin-N.db` (or its `-wal`, `-shm`,
+/// `-journal`); `None` for any other name, which the vault never touches.
+fn database_generation(name: &str) -> Option<u64> {
+    let base = ["-wal", "-shm", "-journal"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name);
+    base.strip_prefix("twin-")?
+        .strip_suffix(".db")?
+        .parse()
+        .ok()
+}
+
+/// Whether `name` is a file a vault keeps in its folder.
+fn is_vault_file(name: &str) -> bool {
+    database_generation(name).is_some()
+        || name == FAILED_UNLOCKS
+        || name == LOCK_FILE
+        || name == KeyFile::NAME
+        || name == format!("{}.tmp", KeyFile::NAME)
 }
 
 /// Facts about the vault in `dir` that need no passphrase.
@@ -274,7 +296,14 @@ impl Vault {
         if dir.join(KeyFile::NAME).exists() {
             return Err(VaultError::AlreadyExists(dir.to_owned()));
         }
-        twin_store::make_private_dir(dir).map_err(|e| VaultError::io(dir, e))?;
+        // A folder made here, or an empty one, becomes owner-only; an existing folder
+        // with other things in it keeps its permissions (each vault file is 0600 anyway).
+        let fresh = fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true);
+        if fresh {
+            twin_store::make_private_dir(dir).map_err(|e| VaultError::io(dir, e))?;
+        }
         let lock = take_lock(dir)?;
         let kdf = KdfParams::DEFAULT;
         let pass_salt: [u8; 16] = random_array();
@@ -317,10 +346,7 @@ impl Vault {
                     RootSecret::generate().expose().to_vec(),
                 ),
                 (meta::ACTOR.into(), actor.to_vec()),
-                (
-                    meta::RECOVERY_KEK.into(),
-                    [rec_salt.as_slice(), rec_kek.expose()].concat(),
-                ),
+                (meta::recovery_kek(&rec_salt), rec_kek.expose().to_vec()),
                 (meta::CREATED_MS.into(), at.to_be_bytes().to_vec()),
             ],
         })?;
@@ -428,24 +454,27 @@ impl Vault {
         let new_code = RecoveryCode::generate();
         let rec_salt: [u8; 16] = random_array();
         let rec_kek = new_code.to_kek(&rec_salt);
+        // The new code's key goes into the store first (under its own salt), then the key
+        // file switches to it, then the log says so: at every point the code the key file
+        // names can be rewrapped by a later erasure, and the log never says more than is true.
+        vault.store()?.commit(Batch {
+            meta: vec![(meta::recovery_kek(&rec_salt), rec_kek.expose().to_vec())],
+            ..Default::default()
+        })?;
+        let data_key = vault.data_key.clone();
+        let mut keys = vault.keys.clone();
+        keys.seal(
+            &data_key,
+            (&vault.pass_kek, pass_salt),
+            (&rec_kek, rec_salt),
+        );
+        keys.write(dir)?;
+        vault.keys = keys;
         vault.append(
             "recovered",
             "You used your recovery code and chose a new passphrase. A new recovery code was issued; the old one no longer works."
                 .into(),
         )?;
-        vault.store()?.commit(Batch {
-            meta: vec![(
-                meta::RECOVERY_KEK.into(),
-                [rec_salt.as_slice(), rec_kek.expose()].concat(),
-            )],
-            ..Default::default()
-        })?;
-        let data_key = vault.data_key.clone();
-        let pass_kek = vault.pass_kek.clone();
-        vault
-            .keys
-            .seal(&data_key, (&pass_kek, pass_salt), (&rec_kek, rec_salt));
-        vault.write_keys()?;
         Ok((vault, NewRecoveryCode(new_code)))
     }
 
@@ -456,7 +485,6 @@ impl Vault {
         pass_kek: Kek,
         lock: OwnedFd,
     ) -> Result<Vault, VaultError> {
-        remove_stale_databases(dir, &keys.database);
         let store = Store::open(&keys.database_path(dir), &data_key)?;
         let actor = store
             .meta(meta::ACTOR)?
@@ -476,6 +504,9 @@ impl Vault {
             _lock: lock,
         };
         vault.check_anchor()?;
+        // Only now that the current database opened: a key file restored from an older
+        // copy must never cause the live database to be removed.
+        remove_stale_databases(dir, vault.keys.generation);
         Ok(vault)
     }
 
@@ -771,15 +802,26 @@ impl Vault {
         );
         let row = audit::next_row(self.head()?, at, "erase", line);
         let head = (row.seq, row.hash);
-        let rec = self
+        // The key of the recovery code the key file names, checked against its wrap, so
+        // the erasure can never leave the citizen's printed code unable to open the vault.
+        let rec_salt = self.keys.recovery.salt;
+        let rec_kek = self
             .store()?
-            .meta(meta::RECOVERY_KEK)?
-            .filter(|v| v.len() == 48)
+            .meta(&meta::recovery_kek(&rec_salt))?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+            .map(Kek::from_bytes)
+            .filter(|k| {
+                self.keys
+                    .recovery
+                    .wrap
+                    .open(k, &self.keys.context("recovery"))
+                    .is_ok()
+            })
             .ok_or_else(|| {
-                twin_doc::DocError::Corrupt("the vault's recovery key is missing".into())
+                twin_doc::DocError::Corrupt(
+                    "the vault's copy of your recovery key does not match your recovery code, so nothing was erased; run `twin recover` to issue a new code, then erase again".into(),
+                )
             })?;
-        let rec_salt: [u8; 16] = rec[..16].try_into().expect("length checked");
-        let rec_kek = Kek::from_bytes(rec[16..].try_into().expect("length checked"));
         let fresh = self.store()?.write_fresh(
             &new_path,
             &new_key,
@@ -808,12 +850,14 @@ impl Vault {
         if let Some(old) = self.store.replace(fresh) {
             drop(old);
         }
-        for f in twin_store::files_of(&old_path) {
-            shred(&f).map_err(|e| VaultError::io(&f, e))?;
-        }
-        sync_dir(&self.dir)?;
         self.doc = rebuilt;
         self.saved_heads = self.doc.heads();
+        // The old file's key is gone; removing it is tidiness. If it fails, the next
+        // unlock removes it (it is of a lower generation).
+        for f in twin_store::files_of(&old_path) {
+            let _ = shred(&f);
+        }
+        let _ = sync_dir(&self.dir);
         Ok(EraseReport {
             path: target,
             fields_cleared,
@@ -827,23 +871,17 @@ impl Vault {
         check_new_passphrase(new_passphrase)?;
         let salt: [u8; 16] = random_array();
         let kek = derive_kek(new_passphrase, &salt, self.keys.kdf)?;
-        self.append("passphrase-changed", "You changed your passphrase.".into())?;
-        self.keys.passphrase = Slot {
+        // The new key file is written first; memory and the log follow only once it is
+        // on disk, so a failure leaves the old passphrase working and the log true.
+        let mut keys = self.keys.clone();
+        keys.passphrase = Slot {
             salt,
-            wrap: twin_crypto::WrappedKey::seal(
-                &kek,
-                &self.data_key,
-                &self.keys.context("passphrase"),
-            ),
+            wrap: twin_crypto::WrappedKey::seal(&kek, &self.data_key, &keys.context("passphrase")),
         };
+        keys.write(&self.dir)?;
+        self.keys = keys;
         self.pass_kek = kek;
-        self.write_keys()
-    }
-
-    fn write_keys(&mut self) -> Result<(), VaultError> {
-        let (len, head) = self.head()?;
-        self.keys.anchor = Anchor::new(&self.data_key, len, head);
-        self.keys.write(&self.dir)
+        self.append("passphrase-changed", "You changed your passphrase.".into())
     }
 
     /// The audit log, oldest first.
@@ -923,8 +961,16 @@ impl Drop for Vault {
 /// then the rest. Needs no passphrase: the right to be forgotten does not depend on
 /// remembering one.
 pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
-    let keys = KeyFile::read(dir).ok();
-    if keys.is_none() && !dir.join(KeyFile::NAME).exists() {
+    // Any vault file counts, so an interrupted deletion (key file already gone) can be
+    // finished; files that are not the vault's are never touched.
+    let has_vault_files = fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                is_vault_file(&e.file_name().to_string_lossy()) && e.file_name() != LOCK_FILE
+            })
+        })
+        .unwrap_or(false);
+    if !has_vault_files {
         return Err(VaultError::NoVault(dir.to_owned()));
     }
     let _lock = take_lock(dir)?;
@@ -939,14 +985,8 @@ pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with("twin-")
-                || name == FAILED_UNLOCKS
-                || name == LOCK_FILE
-                || name.starts_with(KeyFile::NAME)
+            p.file_name()
+                .is_some_and(|n| is_vault_file(&n.to_string_lossy()))
         })
         .collect();
     others.sort();

@@ -358,3 +358,93 @@ mod sharing {
         assert!(matches!(v.grants()[0].state, GrantState::Stopped { .. }));
     }
 }
+
+mod review_regressions {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_older_key_file_never_destroys_the_live_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.set("personal.full_name", "Keep Me", None).unwrap();
+        let old_keys = fs::read(d.join("vault.keys")).unwrap();
+        v.set("personal.email", "a@example.org", None).unwrap();
+        v.erase("personal.email").unwrap();
+        v.lock().unwrap();
+        let new_keys = fs::read(d.join("vault.keys")).unwrap();
+        fs::write(d.join("vault.keys"), &old_keys).unwrap();
+        assert!(Vault::unlock(&d, &pass(P)).is_err());
+        assert!(
+            d.join("twin-2.db").exists(),
+            "the live database must survive"
+        );
+        fs::write(d.join("vault.keys"), &new_keys).unwrap();
+        let v = Vault::unlock(&d, &pass(P)).unwrap();
+        assert_eq!(v.get("personal.full_name").unwrap(), Some(json!("Keep Me")));
+    }
+
+    #[test]
+    fn a_failed_recover_never_strands_the_printed_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (v, code) = Vault::init(&d, &pass(P)).unwrap();
+        v.lock().unwrap();
+        let code = code.0.display();
+        fs::create_dir(d.join("vault.keys.tmp")).unwrap();
+        assert!(Vault::recover(&d, &code, &pass("another good passphrase")).is_err());
+        fs::remove_dir(d.join("vault.keys.tmp")).unwrap();
+        let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+        assert!(
+            !v.audit().unwrap().iter().any(|e| e.kind == "recovered"),
+            "the log says only what happened"
+        );
+        v.set("personal.phone", "+44 20 7946 0000", None).unwrap();
+        v.erase("personal.phone").unwrap();
+        v.lock().unwrap();
+        Vault::recover(&d, &code, &pass("another good passphrase")).unwrap();
+    }
+
+    #[test]
+    fn a_failed_passphrase_change_keeps_the_old_one_and_the_log_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        fs::create_dir(d.join("vault.keys.tmp")).unwrap();
+        assert!(v.change_passphrase(&pass("the new passphrase")).is_err());
+        fs::remove_dir(d.join("vault.keys.tmp")).unwrap();
+        v.set("personal.full_name", "A", None).unwrap();
+        v.lock().unwrap();
+        let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+        assert!(
+            !v.audit()
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == "passphrase-changed")
+        );
+    }
+
+    #[test]
+    fn deletion_touches_only_vault_files_and_can_be_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(d.join("twin-peaks-notes.txt"), "mine").unwrap();
+        let (v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.lock().unwrap();
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o755,
+            "a folder in use keeps its mode"
+        );
+        // Interrupted after the key file went.
+        fs::remove_file(d.join("vault.keys")).unwrap();
+        let r = delete_vault(&d).unwrap();
+        assert!(r.removed.iter().any(|p| p.ends_with("twin-1.db")));
+        assert!(d.join("twin-peaks-notes.txt").exists(), "not a vault file");
+        assert!(!r.removed_folder);
+        assert!(matches!(delete_vault(&d), Err(VaultError::NoVault(_))));
+    }
+}
