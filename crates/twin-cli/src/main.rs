@@ -48,7 +48,7 @@ struct Cli {
     #[arg(long, global = true)]
     passphrase_stdin: bool,
 
-    /// A trust list file to use instead of the one that ships [env: TWIN_TRUST_LIST]
+    /// A trust list file to use instead of the one that ships
     #[arg(long, global = true, env = "TWIN_TRUST_LIST", value_name = "FILE")]
     trust_list: Option<PathBuf>,
 
