@@ -785,8 +785,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("{}", s.id);
                 println!(
-                    "You shared {} with {} for '{}' until {}.",
-                    s.fields.join(", "),
+                    "You shared your {} with {} for '{}' until {}.",
+                    twin_vault::describe_fields(&s.fields),
                     s.agency_name,
                     s.purpose,
                     twin_vault::human_date(s.expires_at)

@@ -41,6 +41,16 @@ pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
 pub use twin_protocol::TrustList;
 
+/// Fields named for people by their titles: "date of birth and postcode". Paths that
+/// name no field are shown as they are.
+pub fn describe_fields(paths: &[String]) -> String {
+    let parsed: Vec<FieldPath> = paths
+        .iter()
+        .filter_map(|p| FieldPath::parse(p).ok())
+        .collect();
+    twin_doc::describe_titles(&parsed)
+}
+
 /// Checks that `path` names a field, a group of fields or a category.
 pub fn check_path(path: &str) -> Result<(), VaultError> {
     Catalog::get().known(path)?;
