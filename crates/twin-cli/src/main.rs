@@ -208,6 +208,11 @@ enum Command {
         #[arg(long)]
         notice_out: Option<PathBuf>,
     },
+    /// Requests from agencies: import one, see what each asks and why, approve or decline
+    Requests {
+        #[command(subcommand)]
+        action: RequestsAction,
+    },
     /// Records agencies sent you: import one from a file, or list them
     Records {
         #[command(subcommand)]
@@ -233,6 +238,40 @@ enum AgencyAction {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestsAction {
+    /// Import a request an agency gave you as a file, checked against its card
+    Import {
+        /// The request file
+        file: PathBuf,
+    },
+    /// List requests: what each asks for, why, under which law, and for how long
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request: share the fields it asks for, or only those you keep
+    Approve {
+        /// The request's id (see `twin requests list`)
+        id: String,
+        /// Only these of the fields asked for, separated by commas [default: all]
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
+        /// Save the share to this file, to hand over
+        #[arg(long, required_unless_present = "text")]
+        out: Option<PathBuf>,
+        /// Print the share as sealed text for paper or a QR code
+        #[arg(long)]
+        text: bool,
+    },
+    /// Decline a request: nothing is shared
+    Decline {
+        /// The request's id
+        id: String,
     },
 }
 
@@ -854,6 +893,72 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 println!("The signed notice for the agency is in {}.", path.display());
             }
         }
+        Command::Requests { action } => match action {
+            RequestsAction::Import { file } => {
+                let bytes = read_small(&file, "request")?;
+                let mut v = open(&dir, &mut secrets)?;
+                let r = v.import_request(&bytes)?;
+                v.lock()?;
+                print_request(&r);
+            }
+            RequestsAction::List { json } => {
+                let v = open(&dir, &mut secrets)?;
+                let list = v.requests();
+                v.lock()?;
+                if json {
+                    print_json(&list);
+                } else if list.is_empty() {
+                    println!("No agency has asked you for anything.");
+                } else {
+                    for r in &list {
+                        print_request(r);
+                        println!();
+                    }
+                }
+            }
+            RequestsAction::Approve {
+                id,
+                fields,
+                out,
+                text,
+            } => {
+                let mut v = open(&dir, &mut secrets)?;
+                let shared = v.approve_request(&id, &fields, &trust(&cli_trust, sandbox)?)?;
+                v.lock()?;
+                if let Some(path) = &out {
+                    write_private(path, &shared.bytes)?;
+                }
+                let s = &shared.summary;
+                println!(
+                    "You shared your {} with {} for '{}' until {}.",
+                    twin_vault::describe_fields(&s.fields),
+                    s.agency_name,
+                    s.purpose,
+                    twin_vault::human_date(s.expires_at)
+                );
+                if let Some(path) = &out {
+                    println!(
+                        "Saved to {}. Hand this file to the agency; only it can open the values.",
+                        path.display()
+                    );
+                }
+                if text {
+                    match &shared.text {
+                        Ok(t) => println!("{t}"),
+                        Err(e) => return Err(fail("too-large-for-text", e.to_string())),
+                    }
+                }
+            }
+            RequestsAction::Decline { id } => {
+                let mut v = open(&dir, &mut secrets)?;
+                let r = v.decline_request(&id)?;
+                v.lock()?;
+                println!(
+                    "You declined {}'s request for '{}'. Nothing was shared.",
+                    r.agency_name, r.purpose
+                );
+            }
+        },
         Command::Records { action } => match action {
             RecordsAction::Import { file } => {
                 let bytes = read_small(&file, "record")?;
@@ -936,6 +1041,36 @@ fn trust(custom: &Option<PathBuf>, sandbox: bool) -> Result<twin_vault::TrustLis
         None => None,
     };
     Ok(twin_vault::trust_list(text.as_deref(), sandbox)?)
+}
+
+/// A request as a citizen reads it, with over-asking flagged.
+fn print_request(r: &twin_vault::RequestSummary) {
+    println!(
+        "{}  {} asks for your {}",
+        r.id,
+        r.agency_name,
+        twin_vault::describe_fields(&r.fields)
+    );
+    println!(
+        "  Why: {} ({}). Kept for {} days.",
+        r.purpose, r.legal_basis, r.retention_days
+    );
+    println!(
+        "  For {} days{}. Answer by {}. Status: {}.",
+        r.duration_secs / 86_400,
+        r.case_ref
+            .as_deref()
+            .map(|c| format!(", case {c}"))
+            .unwrap_or_default(),
+        twin_vault::human_date(r.expires_at),
+        r.state
+    );
+    if !r.over_asking.is_empty() {
+        println!(
+            "  Warning: its card does not list your {} for this purpose. You can leave it out with --fields.",
+            twin_vault::describe_fields(&r.over_asking)
+        );
+    }
 }
 
 /// Reads a small file handed over by an agency (a card, a record).

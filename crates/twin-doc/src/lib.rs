@@ -580,7 +580,7 @@ fn commit(tx: Transaction<'_>, prov: &Provenance) {
 
 /// The ledger maps every vault has, created with the twin so that computers merging
 /// later share them (`maps_at` reads maps made concurrently anyway).
-const LEDGER_MAPS: [&str; 3] = ["agencies", "issued", "revoked"];
+const LEDGER_MAPS: [&str; 4] = ["agencies", "issued", "revoked", "requests"];
 
 fn make_ledger_maps(tx: &mut Transaction<'_>) {
     let grants = ensure_map(tx, &ROOT, "grants");

@@ -86,6 +86,12 @@ pub enum VaultError {
     /// A record that was not accepted.
     #[error("the record was not accepted: {0}")]
     Record(twin_protocol::RecordError),
+    /// A request that cannot be imported, approved or declined.
+    #[error("{0}")]
+    Request(String),
+    /// A request id this vault has not received.
+    #[error("there is no request with the id {0}; `twin requests list` lists them")]
+    UnknownRequest(String),
     /// A database error.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -143,6 +149,8 @@ impl VaultError {
             VaultError::EmptyField(_) => "field-empty",
             VaultError::UnknownGrant(_) => "unknown-grant",
             VaultError::Record(_) => "record-refused",
+            VaultError::Request(_) => "request-refused",
+            VaultError::UnknownRequest(_) => "unknown-request",
         }
     }
 }

@@ -14,6 +14,7 @@
 mod audit;
 mod error;
 mod keyfile;
+mod requests;
 mod sharing;
 
 use std::fs;
@@ -33,6 +34,7 @@ use twin_types::{Category, FieldPath, LineageId, VaultId};
 
 pub use audit::{AuditEntry, AuditReport};
 pub use error::VaultError;
+pub use requests::RequestSummary;
 pub use sharing::{
     AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
     trust_list,

@@ -133,15 +133,15 @@ pub struct RecordSummary {
     pub body: Value,
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     crate::now_ms() / 1000
 }
 
-fn b64(bytes: &[u8]) -> Value {
+pub(crate) fn b64(bytes: &[u8]) -> Value {
     Value::String(B64.encode(bytes))
 }
 
-fn from_b64(v: Option<&Value>) -> Option<Vec<u8>> {
+pub(crate) fn from_b64(v: Option<&Value>) -> Option<Vec<u8>> {
     v.and_then(Value::as_str).and_then(|s| B64.decode(s).ok())
 }
 
@@ -158,7 +158,7 @@ impl Vault {
         Ok(KeyPair::pairwise(&secret, agency))
     }
 
-    fn card(&self, agency: &AgencyId) -> Result<AgencyCard, VaultError> {
+    pub(crate) fn card(&self, agency: &AgencyId) -> Result<AgencyCard, VaultError> {
         let entry = self
             .doc
             .ledger_get(&["grants", "agencies", agency.as_str()]);
@@ -214,12 +214,7 @@ impl Vault {
     /// The pinned card is verified again against `trust` now: an agency whose anchor was
     /// withdrawn, or a sandbox agency while sandbox trust is off, gets nothing.
     pub fn share(&mut self, req: &ShareRequest, trust: &TrustList) -> Result<Shared, VaultError> {
-        let entry = self
-            .doc
-            .ledger_get(&["grants", "agencies", req.agency.as_str()]);
-        let bytes = from_b64(entry.get("card"))
-            .ok_or_else(|| VaultError::UnknownAgency(req.agency.to_string()))?;
-        let card = SignedCard(bytes).verify(trust, now_secs())?;
+        let card = self.trusted_card(&req.agency, trust)?;
         let purpose = card
             .purposes
             .iter()
@@ -241,8 +236,37 @@ impl Vault {
         let now = now_secs();
         let mut builder =
             GrantBuilder::new(&card, &purpose.code, req.duration_secs).single_use(req.single_use);
+        if !req.records.is_empty() {
+            builder = builder.records(req.records.clone(), now.saturating_add(req.records_secs));
+        }
+        self.make_grant(builder, &card, &req.fields, now)
+    }
+
+    /// The pinned card of `agency`, verified again against `trust` now.
+    pub(crate) fn trusted_card(
+        &self,
+        agency: &AgencyId,
+        trust: &TrustList,
+    ) -> Result<AgencyCard, VaultError> {
+        let entry = self
+            .doc
+            .ledger_get(&["grants", "agencies", agency.as_str()]);
+        let bytes = from_b64(entry.get("card"))
+            .ok_or_else(|| VaultError::UnknownAgency(agency.to_string()))?;
+        Ok(SignedCard(bytes).verify(trust, now_secs())?)
+    }
+
+    /// Adds the named fields' current values to `builder`, signs with the pairwise key,
+    /// and keeps the grant in the ledger and the audit log.
+    pub(crate) fn make_grant(
+        &mut self,
+        mut builder: GrantBuilder<'_>,
+        card: &AgencyCard,
+        fields: &[String],
+        now: i64,
+    ) -> Result<Shared, VaultError> {
         let mut paths = Vec::new();
-        for f in &req.fields {
+        for f in fields {
             let field = Catalog::get().field(f)?;
             let value = self
                 .doc
@@ -251,15 +275,12 @@ impl Vault {
             builder = builder.field(field.path().clone(), value);
             paths.push(field.path().clone());
         }
-        if !req.records.is_empty() {
-            builder = builder.records(req.records.clone(), now.saturating_add(req.records_secs));
-        }
-        let citizen = self.pairwise(&req.agency)?;
+        let citizen = self.pairwise(&card.agency)?;
         let grant = builder
             .build(&citizen, now)
             .map_err(|e| VaultError::Share(e.to_string()))?;
-        let text = grant.to_text(&card);
-        let summary = summary_of_grant(&grant, &card, None, now);
+        let text = grant.to_text(card);
+        let summary = summary_of_grant(&grant, card, None, now);
         let prov = self.prov("shared with an agency");
         self.doc.ledger_put(
             &["grants", "issued", &grant.claims.grant_id.to_string()],
@@ -267,7 +288,7 @@ impl Vault {
                 ("grant", b64(&grant.bytes)),
                 ("agency", json!(card.agency.as_str())),
                 ("fields", json!(summary.fields.join(","))),
-                ("purpose", json!(purpose.words)),
+                ("purpose", json!(summary.purpose)),
                 ("issued_at", json!(grant.claims.issued_at)),
                 ("expires_at", json!(grant.claims.expires_at)),
             ],
@@ -277,7 +298,7 @@ impl Vault {
             "You shared your {} with {} for '{}' until {}.",
             twin_doc::describe_titles(&paths),
             summary.agency_name,
-            purpose.words,
+            summary.purpose,
             human_date(grant.claims.expires_at)
         );
         self.commit("shared", line, Vec::new())?;
@@ -463,7 +484,7 @@ impl Vault {
     }
 }
 
-fn summary_of(card: &AgencyCard) -> AgencySummary {
+pub(crate) fn summary_of(card: &AgencyCard) -> AgencySummary {
     AgencySummary {
         id: card.agency.clone(),
         name: card.name.clone(),

@@ -269,6 +269,87 @@ mod sharing {
     }
 
     #[test]
+    fn requests_are_approved_trimmed_or_declined() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.set("personal.date_of_birth", "1958-03-14", None).unwrap();
+        v.set("personal.email", "a@example.org", None).unwrap();
+        let agency_key = KeyPair::generate();
+        let card = card(&agency_key);
+        let trust = trust_list(None, true).unwrap();
+        v.add_agency(&card.sign("sandbox-anchor", &sandbox_anchor()).0, &trust)
+            .unwrap();
+        let now = now_ms() / 1000;
+        let ask = |n: u8| {
+            twin_protocol::AgencyRequest {
+                v: 1,
+                request_id: twin_types::MessageId::from_bytes([n; 16]),
+                agency: card.agency.clone(),
+                fields: vec![
+                    "personal.date_of_birth".parse().unwrap(),
+                    "personal.email".parse().unwrap(),
+                ],
+                purpose: "pension-credit-check".into(),
+                case_ref: Some("PC-1".into()),
+                duration_secs: 7 * 86_400,
+                issued_at: now,
+                expires_at: now + 14 * 86_400,
+            }
+            .sign("k1", &agency_key)
+        };
+        let r = v.import_request(&ask(1)).unwrap();
+        assert_eq!(r.over_asking, ["personal.email"]);
+        assert_eq!(r.state, "pending");
+        // Forged by someone else: refused.
+        let forged = twin_protocol::AgencyRequest::verify(&ask(1), &card, now)
+            .unwrap()
+            .request
+            .sign("k1", &KeyPair::generate());
+        assert!(matches!(
+            v.import_request(&forged),
+            Err(VaultError::Request(_))
+        ));
+        // Approve with the over-asked field trimmed.
+        let shared = v
+            .approve_request(&r.id, &["personal.date_of_birth".into()], &trust)
+            .unwrap();
+        let keys = [("k1".to_owned(), &agency_key)];
+        let view = AgencyView {
+            card: &card,
+            keys: &keys,
+            limits: Limits::default(),
+        };
+        let g = UnverifiedGrant::parse(&shared.bytes, &view.limits)
+            .unwrap()
+            .verify(&view, now, |_, _| false, |_, _| false)
+            .unwrap();
+        assert_eq!(g.values.len(), 1);
+        assert_eq!(g.claims.case_ref.as_deref(), Some("PC-1"));
+        assert_eq!(
+            g.claims.request_id,
+            Some(twin_types::MessageId::from_bytes([1; 16]))
+        );
+        assert!(v.approve_request(&r.id, &[], &trust).is_err(), "only once");
+        // A field the agency did not ask for cannot ride along.
+        let r2 = v.import_request(&ask(2)).unwrap();
+        assert!(matches!(
+            v.approve_request(&r2.id, &["personal.full_name".into()], &trust),
+            Err(VaultError::Request(_))
+        ));
+        assert_eq!(v.decline_request(&r2.id).unwrap().state, "declined");
+        let states: Vec<String> = v.requests().into_iter().map(|r| r.state).collect();
+        assert_eq!(states.len(), 2);
+        let log = v.audit().unwrap();
+        assert!(
+            log.iter().any(
+                |e| e.kind == "request-received" && e.line.contains("more than its card lists")
+            )
+        );
+        assert!(log.iter().any(|e| e.kind == "request-declined"));
+    }
+
+    #[test]
     fn share_verify_at_the_agency_revoke_and_receive_a_record() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("v");

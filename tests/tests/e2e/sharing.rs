@@ -377,3 +377,96 @@ fn two_agencies_see_unrelated_identities() {
         ga.claims.grant_id.to_string().as_bytes()
     ));
 }
+
+#[test]
+fn an_agency_request_is_seen_trimmed_and_approved_or_declined() {
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1958-03-14"]);
+    w.ok(&["set", "personal.email", "alex@example.org"]);
+    let (benefits, card) = agency("sandbox-benefits", w.root());
+    w.ok(&["--sandbox", "agency", "add", card.to_str().unwrap()]);
+    let ask = |n: u8| {
+        let bytes = twin_protocol::AgencyRequest {
+            v: 1,
+            request_id: MessageId::from_bytes([n; 16]),
+            agency: benefits.card.agency.clone(),
+            fields: vec![
+                "personal.date_of_birth".parse().unwrap(),
+                "personal.email".parse().unwrap(),
+            ],
+            purpose: "pension-credit-check".into(),
+            case_ref: Some("PC-77".into()),
+            duration_secs: 7 * 86_400,
+            issued_at: now(),
+            expires_at: now() + 14 * 86_400,
+        }
+        .sign("k1", &benefits.key);
+        let path = w.root().join(format!("request-{n}.twinrequest"));
+        fs::write(&path, bytes).unwrap();
+        path
+    };
+    let first = ask(1);
+    let shown = w.ok(&["requests", "import", first.to_str().unwrap()]);
+    assert!(
+        shown
+            .stdout
+            .contains("Warning: its card does not list your email address"),
+        "{}",
+        shown.stdout
+    );
+    let list = w.ok(&["requests", "list", "--json"]).json();
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list[0]["over_asking"], json!(["personal.email"]));
+    assert_eq!(list[0]["legal_basis"], "State Pension Credit Act 2002");
+
+    let out = w.root().join("answer.twingrant");
+    w.ok(&[
+        "--sandbox",
+        "requests",
+        "approve",
+        &id,
+        "--fields",
+        "personal.date_of_birth",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let opened = benefits.open(&fs::read(&out).unwrap()).unwrap();
+    assert_eq!(opened.values.len(), 1, "the over-asked field stayed home");
+    assert_eq!(opened.claims.case_ref.as_deref(), Some("PC-77"));
+    w.fails(
+        &["--sandbox", "requests", "approve", &id, "--text"],
+        "request-refused",
+    );
+
+    let second = ask(2);
+    w.ok(&["requests", "import", second.to_str().unwrap()]);
+    let id2 = MessageId::from_bytes([2; 16]).to_string();
+    w.ok(&["requests", "decline", &id2]);
+    w.fails(
+        &["requests", "decline", "00000000000000000000000000000000"],
+        "unknown-request",
+    );
+    let states: Vec<Value> = w
+        .ok(&["requests", "list", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].clone())
+        .collect();
+    assert!(states.contains(&json!("approved")) && states.contains(&json!("declined")));
+    // A request signed by someone else is refused.
+    let forged =
+        twin_protocol::AgencyRequest::verify(&fs::read(&first).unwrap(), &benefits.card, now())
+            .unwrap()
+            .request
+            .sign("k1", &KeyPair::generate());
+    let forged_path = w.root().join("forged.twinrequest");
+    fs::write(&forged_path, forged).unwrap();
+    w.fails(
+        &["requests", "import", forged_path.to_str().unwrap()],
+        "request-refused",
+    );
+    w.assert_audit_intact();
+}
