@@ -813,36 +813,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 f
             })?;
             v.lock()?;
-            let s = &shared.summary;
-            if let Some(path) = &out {
-                write_private(path, &shared.bytes)?;
-            }
-            if json {
-                print_json(
-                    &json!({"grant_id": s.id, "agency": s.agency, "fields": s.fields, "expires_at": rfc3339(s.expires_at * 1000)}),
-                );
-            } else {
-                println!("{}", s.id);
-                println!(
-                    "You shared your {} with {} for '{}' until {}.",
-                    twin_vault::describe_fields(&s.fields),
-                    s.agency_name,
-                    s.purpose,
-                    twin_vault::human_date(s.expires_at)
-                );
-                if let Some(path) = &out {
-                    println!(
-                        "Saved to {}. Hand this file to the agency; only it can open the values.",
-                        path.display()
-                    );
-                }
-            }
-            if text {
-                match &shared.text {
-                    Ok(t) => println!("{t}"),
-                    Err(e) => return Err(fail("too-large-for-text", e.to_string())),
-                }
-            }
+            hand_over(&shared, out.as_deref(), text, json)?;
         }
         Command::Grants { json } => {
             let v = open(&dir, &mut secrets)?;
@@ -925,29 +896,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let mut v = open(&dir, &mut secrets)?;
                 let shared = v.approve_request(&id, &fields, &trust(&cli_trust, sandbox)?)?;
                 v.lock()?;
-                if let Some(path) = &out {
-                    write_private(path, &shared.bytes)?;
-                }
-                let s = &shared.summary;
-                println!(
-                    "You shared your {} with {} for '{}' until {}.",
-                    twin_vault::describe_fields(&s.fields),
-                    s.agency_name,
-                    s.purpose,
-                    twin_vault::human_date(s.expires_at)
-                );
-                if let Some(path) = &out {
-                    println!(
-                        "Saved to {}. Hand this file to the agency; only it can open the values.",
-                        path.display()
-                    );
-                }
-                if text {
-                    match &shared.text {
-                        Ok(t) => println!("{t}"),
-                        Err(e) => return Err(fail("too-large-for-text", e.to_string())),
-                    }
-                }
+                hand_over(&shared, out.as_deref(), text, false)?;
             }
             RequestsAction::Decline { id } => {
                 let mut v = open(&dir, &mut secrets)?;
@@ -1041,6 +990,47 @@ fn trust(custom: &Option<PathBuf>, sandbox: bool) -> Result<twin_vault::TrustLis
         None => None,
     };
     Ok(twin_vault::trust_list(text.as_deref(), sandbox)?)
+}
+
+/// Hands a new grant over: the file (owner-only, never overwritten), then what was
+/// shared in plain words (or `--json`), then the sealed text form if asked for.
+fn hand_over(
+    shared: &twin_vault::Shared,
+    out: Option<&std::path::Path>,
+    text: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let s = &shared.summary;
+    if let Some(path) = out {
+        write_private(path, &shared.bytes)?;
+    }
+    if json {
+        print_json(
+            &json!({"grant_id": s.id, "agency": s.agency, "fields": s.fields, "expires_at": rfc3339(s.expires_at * 1000)}),
+        );
+    } else {
+        println!("{}", s.id);
+        println!(
+            "You shared your {} with {} for '{}' until {}.",
+            twin_vault::describe_fields(&s.fields),
+            s.agency_name,
+            s.purpose,
+            twin_vault::human_date(s.expires_at)
+        );
+        if let Some(path) = out {
+            println!(
+                "Saved to {}. Hand this file to the agency; only it can open the values.",
+                path.display()
+            );
+        }
+    }
+    if text {
+        match &shared.text {
+            Ok(t) => println!("{t}"),
+            Err(e) => return Err(fail("too-large-for-text", e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 /// A request as a citizen reads it, with over-asking flagged.
