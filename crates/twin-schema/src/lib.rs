@@ -15,6 +15,9 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use twin_types::{Category, FieldPath};
 
+mod records;
+pub use records::{RecordBodyError, check_record, record_types};
+
 /// The field schema, as committed under `schemas/twin/`.
 pub const FIELDS_SCHEMA: &str = include_str!("../../../schemas/twin/fields.schema.json");
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+mod agency;
+
 mod canary;
 mod contract;
 mod damage;

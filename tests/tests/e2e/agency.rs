@@ -1,0 +1,285 @@
+//! The real `twin-agency` binary on loopback: killed with SIGKILL while single-use grants
+//! are being redeemed, then restarted. A grant the agency answered "redeemed" is never
+//! redeemable again, and no grant is redeemed twice, whatever moment the kill landed.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use twin_protocol::{AgencyCard, GrantBuilder, KeyPair, sign_request};
+use twin_types::{FieldPath, MessageId};
+
+/// The `twin-agency` binary, built from the current sources (as `common::twin_bin`).
+pub fn agency_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TWIN_AGENCY_BIN") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("the test binary knows its path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary lives in target/<profile>/deps")
+            .to_owned();
+        let bin = profile_dir.join("twin-agency");
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            let mut build = Command::new(cargo);
+            build
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "twin-agency",
+                    "--bin",
+                    "twin-agency",
+                ])
+                .arg("--target-dir")
+                .arg(profile_dir.parent().expect("target/<profile> has a parent"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            match profile_dir.file_name().and_then(OsStr::to_str) {
+                Some("debug") | None => {}
+                Some("release") => {
+                    build.arg("--release");
+                }
+                Some(other) => {
+                    build.args(["--profile", other]);
+                }
+            }
+            assert!(
+                build.status().expect("cargo runs").success(),
+                "building twin-agency failed"
+            );
+        }
+        assert!(bin.is_file(), "no twin-agency binary at {}", bin.display());
+        bin
+    })
+}
+
+/// Runs a `twin-agency` staff command in `dir`; panics with its output if it fails.
+pub fn agency(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(agency_bin())
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("twin-agency runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "twin-agency {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// A running `twin-agency serve`, killed with SIGKILL when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `serve` on a free loopback port and waits until it is ready.
+    pub fn start(dir: &Path) -> Server {
+        let mut child = Command::new(agency_bin())
+            .arg("--dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("twin-agency serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the server printed its address before exiting")
+                .expect("readable log");
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["fields"]["message"] == "listening" {
+                break v["fields"]["addr"].as_str().expect("an address").to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let url = format!("http://{addr}");
+        let client = reqwest::blocking::Client::new();
+        for _ in 0..200 {
+            if client
+                .get(format!("{url}/readyz"))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Server { child, url };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("twin-agency never became ready");
+    }
+
+    /// SIGKILL, now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs() as i64
+}
+
+/// POSTs a signed body as the citizen `key`: (status, JSON answer). `None` if the server
+/// did not answer (killed).
+pub fn post_signed(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    path: &str,
+    body: &[u8],
+    key: &KeyPair,
+) -> Option<(u16, Value)> {
+    let h = sign_request(
+        "POST",
+        path,
+        body,
+        now(),
+        &MessageId::random().to_string(),
+        key,
+    );
+    let r = client
+        .post(format!("{url}{path}"))
+        .header("content-digest", h.content_digest)
+        .header("signature-input", h.signature_input)
+        .header("signature", h.signature)
+        .body(body.to_vec())
+        .send()
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().unwrap_or(Value::Null)))
+}
+
+fn sandbox_agency(dir: &Path) -> AgencyCard {
+    agency(dir, &["init", "--name", "Kill Test Agency", "--sandbox"]);
+    serde_json::from_slice(&std::fs::read(dir.join("card.json")).expect("card.json"))
+        .expect("a card")
+}
+
+#[test]
+fn sigkill_during_single_use_redemptions_never_lets_a_grant_be_redeemed_twice() {
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let dir = tmp.path().join("agency");
+    let card = sandbox_agency(&dir);
+    let dob = FieldPath::parse("personal.date_of_birth").expect("a path");
+    let grants: Vec<(KeyPair, Vec<u8>)> = (0..48)
+        .map(|_| {
+            let citizen = KeyPair::generate();
+            let g = GrantBuilder::new(&card, "pension-credit-check", 3600)
+                .field(dob.clone(), Value::String("1950-03-02".into()))
+                .single_use(true)
+                .build(&citizen, now())
+                .expect("a grant");
+            (citizen, g.bytes)
+        })
+        .collect();
+
+    let mut server = Server::start(&dir);
+    let url = server.url.clone();
+    // Fire them all from 6 threads; kill the server while they are in flight.
+    let handles: Vec<_> = grants
+        .chunks(8)
+        .map(|chunk| {
+            let chunk: Vec<(Vec<u8>, [u8; 64])> = chunk
+                .iter()
+                .map(|(k, b)| (b.clone(), *k.to_seeds()))
+                .collect();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                chunk
+                    .iter()
+                    .map(|(bytes, seeds)| {
+                        let key = KeyPair::from_seeds(
+                            seeds[..32].try_into().expect("32"),
+                            seeds[32..].try_into().expect("32"),
+                        );
+                        post_signed(&client, &url, "/v1/grants", bytes, &key)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(60));
+    server.kill();
+    let first: Vec<Option<(u16, Value)>> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("a sender thread"))
+        .collect();
+    let answered: Vec<bool> = first
+        .iter()
+        .map(|r| match r {
+            Some((201, _)) => true,
+            Some((status, body)) => panic!("before the kill: unexpected {status} {body}"),
+            None => false,
+        })
+        .collect();
+
+    let server = Server::start(&dir);
+    let client = reqwest::blocking::Client::new();
+    let mut redeemed_after_restart = 0;
+    for ((citizen, bytes), was_answered) in grants.iter().zip(&answered) {
+        let (status, body) =
+            post_signed(&client, &server.url, "/v1/grants", bytes, citizen).expect("an answer");
+        if *was_answered {
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (409, Some("grant-replayed")),
+                "a grant answered before the kill was redeemable again: {body}"
+            );
+        } else {
+            // Committed but unanswered (409), or never committed (201): both are right.
+            assert!(
+                status == 409 && body["code"] == "grant-replayed" || status == 201,
+                "after restart: {status} {body}"
+            );
+            if status == 201 {
+                redeemed_after_restart += 1;
+            }
+        }
+        let (again, body) =
+            post_signed(&client, &server.url, "/v1/grants", bytes, citizen).expect("an answer");
+        assert_eq!(
+            (again, body["code"].as_str()),
+            (409, Some("grant-replayed"))
+        );
+    }
+    let listed: Value =
+        serde_json::from_str(&agency(&dir, &["grants", "list", "--json"])).expect("JSON");
+    assert_eq!(
+        listed.as_array().expect("a list").len(),
+        grants.len(),
+        "every grant is held exactly once"
+    );
+    eprintln!(
+        "answered before the kill: {}, redeemed only after the restart: {redeemed_after_restart}",
+        answered.iter().filter(|a| **a).count()
+    );
+}
