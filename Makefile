@@ -12,11 +12,11 @@ export CARGO_TERM_COLOR ?= never
 deps:
 	@.ci/deps
 
-## run: until the desktop app lands, a guided demo of the `twin` CLI on a throw-away vault.
+## run: until the desktop app lands, a guided demo of the `twin` CLI on a throw-away vault,
+## with a real sandbox agency service on loopback.
 run: deps
-	cargo build --locked -p twin-cli
-	cargo build --locked -p twin-protocol --example sandbox_agency
-	@.ci/demo "$(CARGO_TARGET_DIR)/debug/twin" "$(CARGO_TARGET_DIR)/debug/examples/sandbox_agency"
+	cargo build --locked -p twin-cli -p twin-agency
+	@.ci/demo "$(CARGO_TARGET_DIR)/debug/twin" "$(CARGO_TARGET_DIR)/debug/twin-agency"
 
 ## test: formatting, lints, then every test in the workspace (unit, property, end to end).
 test: deps lint unit

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use twin_agency::home::{self, InitOptions};
 use twin_agency::http::{self, Limits};
-use twin_agency::service::words_for_time;
+use twin_agency::service::{RequestSpec, words_for_time};
 use twin_agency::{Agency, SystemClock};
 use twin_agency_store::SqliteStore;
 use twin_protocol::{Receipt, ReceiptEvent};
@@ -114,6 +114,12 @@ enum Command {
         /// How many days you ask to read the fields
         #[arg(long, default_value_t = 7)]
         days: i64,
+        /// Record types you ask to send back [default: every type on the card]
+        #[arg(long, value_delimiter = ',')]
+        records: Option<Vec<String>>,
+        /// For how many days after the share you may send them back
+        #[arg(long, default_value_t = 365)]
+        records_days: i64,
         /// How many days the citizen has to answer
         #[arg(long, default_value_t = 30)]
         answer_within: i64,
@@ -368,6 +374,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .local_addr()
                     .map_err(|e| Failure::from(("io", e)))?;
                 tracing::info!(%addr, agency = %agency.identity.card.agency, "listening");
+                let endpoint = &agency.identity.card.endpoint;
+                let port_on_card = endpoint
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok());
+                if endpoint.starts_with("http://") && port_on_card.is_some_and(|p| p != addr.port()) {
+                    tracing::warn!(%addr, endpoint = %endpoint, "the card tells citizens another address than this one: they will not reach this service unless a proxy forwards it");
+                }
                 let shutdown = async {
                     let mut term =
                         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -550,17 +564,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             purpose,
             case,
             days,
+            records,
+            records_days,
             answer_within,
             out,
         } => {
             let agency = open(&dir)?;
-            let (req, bytes, posted) = agency.request(
-                &fields,
-                &purpose,
-                case.as_deref(),
-                days.saturating_mul(86_400),
-                answer_within.saturating_mul(86_400),
-            )?;
+            let records = records.unwrap_or_else(|| agency.identity.card.record_types.clone());
+            let (req, bytes, posted) = agency.request(&RequestSpec {
+                fields,
+                purpose,
+                case_ref: case,
+                duration_secs: days.saturating_mul(86_400),
+                records,
+                records_secs: records_days.saturating_mul(86_400),
+                valid_secs: answer_within.saturating_mul(86_400),
+            })?;
             let out = out.unwrap_or_else(|| {
                 PathBuf::from(format!(
                     "request-{}.twinrequest",

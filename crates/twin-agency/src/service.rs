@@ -180,6 +180,25 @@ impl ServiceError {
     }
 }
 
+/// What an agency asks a citizen for (see [`Agency::request`]).
+#[derive(Debug, Clone, Default)]
+pub struct RequestSpec {
+    /// Field paths.
+    pub fields: Vec<String>,
+    /// A purpose code (or its words) on the card.
+    pub purpose: String,
+    /// The agency's case reference.
+    pub case_ref: Option<String>,
+    /// How long it asks to read the fields, in seconds.
+    pub duration_secs: i64,
+    /// Record types it asks to send back.
+    pub records: Vec<String>,
+    /// For how long after approval, in seconds.
+    pub records_secs: i64,
+    /// How long the citizen has to answer, in seconds.
+    pub valid_secs: i64,
+}
+
 /// What redeeming a grant did.
 #[derive(Debug)]
 pub struct RedeemAnswer {
@@ -694,12 +713,20 @@ impl Agency {
     /// linked to a citizen, the request is posted to their inbox too.
     pub fn request(
         &self,
-        fields: &[String],
-        purpose: &str,
-        case_ref: Option<&str>,
-        duration_secs: i64,
-        valid_secs: i64,
+        ask: &RequestSpec,
     ) -> Result<(AgencyRequest, Vec<u8>, bool), ServiceError> {
+        let RequestSpec {
+            fields,
+            purpose,
+            case_ref,
+            duration_secs,
+            records,
+            records_secs,
+            valid_secs,
+        } = ask;
+        let (purpose, case_ref) = (purpose.as_str(), case_ref.as_deref());
+        let (duration_secs, records_secs, valid_secs) =
+            (*duration_secs, *records_secs, *valid_secs);
         let card = &self.identity.card;
         let purpose = card
             .purpose(purpose)
@@ -736,6 +763,18 @@ impl Agency {
                 self.limits.max_duration_secs / 86_400
             )));
         }
+        if let Some(t) = records.iter().find(|t| !card.record_types.contains(t)) {
+            return Err(ServiceError::Invalid(format!(
+                "the card does not list the record type {t}; it lists: {}",
+                card.record_types.join(", ")
+            )));
+        }
+        if !records.is_empty() && !(0..=self.limits.max_records_secs).contains(&records_secs) {
+            return Err(ServiceError::Invalid(format!(
+                "records may be sent back for at most {} days",
+                self.limits.max_records_secs / 86_400
+            )));
+        }
         let now = self.now();
         let request = AgencyRequest {
             v: 1,
@@ -745,6 +784,8 @@ impl Agency {
             purpose: purpose.code.clone(),
             case_ref: case_ref.map(str::to_owned),
             duration_secs,
+            records: records.to_vec(),
+            records_secs,
             issued_at: now,
             expires_at: now.saturating_add(valid_secs),
         };

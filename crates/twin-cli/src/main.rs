@@ -35,7 +35,16 @@ Examples:
   twin history personal.address.postcode
   twin opt-in health
   twin erase personal.phone
-  twin audit verify";
+  twin audit verify
+
+Sharing with agencies:
+  twin agency add https://benefits.example.gov.uk
+  twin share --agency sandbox-benefits --fields personal.date_of_birth \\
+    --purpose pension-credit-check --expires 7d --send
+  twin sync
+  twin requests
+  twin grants
+  twin revoke GRANT_ID";
 
 #[derive(Debug, Parser)]
 #[command(name = "twin", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -160,7 +169,7 @@ enum Command {
     },
     /// Share chosen fields with an agency, for a purpose, for a limited time
     #[command(
-        after_help = "Example:\n  twin share --agency sandbox-benefits --fields personal.date_of_birth,personal.address.postcode \\\n    --purpose \"Pension Credit check\" --expires 7d --out grant.twingrant"
+        after_help = "Example:\n  twin share --agency sandbox-benefits --fields personal.date_of_birth,personal.address.postcode \\\n    --purpose \"Pension Credit check\" --expires 7d --out grant.twingrant\n\nWith --send the share goes to the agency over the internet (its address is on its card); without it, nothing leaves this computer until you hand the file or text over yourself."
     )]
     Share {
         /// The agency's id (see `twin agency list`)
@@ -185,12 +194,16 @@ enum Command {
         #[arg(long)]
         single_use: bool,
         /// Save the share to this file, to hand over
-        #[arg(long, required_unless_present = "text")]
+        #[arg(long, required_unless_present_any = ["text", "send"])]
         out: Option<PathBuf>,
         /// Print the share as text for paper or a QR code (sealed: it shows nothing in clear)
         #[arg(long)]
         text: bool,
-        /// Print JSON: {"grant_id", "agency", "fields", "expires_at"}
+        /// Send the share to the agency over the internet now; if it cannot be reached,
+        /// `twin sync` sends it later
+        #[arg(long)]
+        send: bool,
+        /// Print JSON: {"grant_id", "agency", "fields", "expires_at"} (and "sent" with --send)
         #[arg(long)]
         json: bool,
     },
@@ -200,38 +213,93 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Stop a share at once on this computer; a signed notice is kept for the agency
+    /// Stop a share at once on this computer, then tell the agency to delete what it holds
+    #[command(
+        after_help = "The share stops on this computer at once, whatever happens next. Then a signed notice is sent to the agency over the internet; if it cannot be reached, `twin sync` sends it later. `twin grants` shows whether the agency confirmed it deleted what it held. Decisions the agency already made stand."
+    )]
     Revoke {
         /// The share's id (see `twin grants`)
         grant: String,
         /// Also save the signed notice to this file, to hand to the agency
         #[arg(long)]
         notice_out: Option<PathBuf>,
+        /// Do not send the notice now; `twin sync` sends it
+        #[arg(long)]
+        no_send: bool,
     },
-    /// Requests from agencies: import one, see what each asks and why, approve or decline
+    /// Exchange with your agencies over the internet: send what waits, fetch what they sent
+    #[command(
+        after_help = "For every agency you added: tells it about shares you stopped, sends shares you chose to send, sends new values of shared fields that changed, and fetches what it sent you (requests, records, receipts of who opened your data and of deletions). Prints one line per thing done. What could not be done now is done by the next `twin sync`; then it exits with code sync-incomplete."
+    )]
+    Sync {
+        /// Print JSON: {"events": [{"agency", "step", "outcome", "grant", "code", "line"}]}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Requests from agencies: what each asks and why; import one from a file
     Requests {
         #[command(subcommand)]
-        action: RequestsAction,
+        action: Option<RequestsAction>,
+        /// Print JSON (when listing)
+        #[arg(long)]
+        json: bool,
     },
-    /// Records agencies sent you: import one from a file, or list them
+    /// Approve a request: share the fields it asks for, or only those you keep
+    Approve(ApproveArgs),
+    /// Decline a request: nothing is shared
+    Decline {
+        /// The request's id (see `twin requests`)
+        id: String,
+    },
+    /// Records agencies sent you, each checked against its signature; hide or import one
     Records {
         #[command(subcommand)]
-        action: RecordsAction,
+        action: Option<RecordsAction>,
+        /// Print JSON (when listing)
+        #[arg(long)]
+        json: bool,
     },
     /// Delete your twin from this computer for good (the right to be forgotten)
+    #[command(
+        after_help = "If shares are still active, they are stopped first and each agency is told to delete what it holds (this needs your passphrase): once your twin is gone, its keys are gone too, and a share could never be stopped. If an agency cannot be reached, nothing is deleted, unless you add --yes-with-active-grants."
+    )]
     DeleteVault {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Delete even if some agencies have not been told to stop using your shares
+        /// (implies --yes)
+        #[arg(long)]
+        yes_with_active_grants: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ApproveArgs {
+    /// The request's id (see `twin requests`)
+    id: String,
+    /// Only these of the fields asked for, separated by commas [default: all]
+    #[arg(long, value_delimiter = ',')]
+    fields: Vec<String>,
+    /// Save the share to this file, to hand over
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the share as sealed text for paper or a QR code
+    #[arg(long)]
+    text: bool,
+    /// Send the share to the agency over the internet (the default when neither --out
+    /// nor --text is given)
+    #[arg(long)]
+    send: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum AgencyAction {
-    /// Add an agency from its card file, after checking who signed it
+    /// Add an agency from its card, after checking who signed it: a web address
+    /// (https://…, whose /.well-known/twin-agency is fetched) or a card file
     Add {
-        /// The card file the agency published
-        card: PathBuf,
+        /// The agency's address (https://…) or the card file it published
+        card: String,
     },
     /// List the agencies you have added
     List {
@@ -249,26 +317,15 @@ enum RequestsAction {
         file: PathBuf,
     },
     /// List requests: what each asks for, why, under which law, and for how long
+    /// (the same as `twin requests`)
     List {
         /// Print JSON
         #[arg(long)]
         json: bool,
     },
-    /// Approve a request: share the fields it asks for, or only those you keep
-    Approve {
-        /// The request's id (see `twin requests list`)
-        id: String,
-        /// Only these of the fields asked for, separated by commas [default: all]
-        #[arg(long, value_delimiter = ',')]
-        fields: Vec<String>,
-        /// Save the share to this file, to hand over
-        #[arg(long, required_unless_present = "text")]
-        out: Option<PathBuf>,
-        /// Print the share as sealed text for paper or a QR code
-        #[arg(long)]
-        text: bool,
-    },
-    /// Decline a request: nothing is shared
+    /// Approve a request (the same as `twin approve`)
+    Approve(ApproveArgs),
+    /// Decline a request (the same as `twin decline`)
     Decline {
         /// The request's id
         id: String,
@@ -282,11 +339,21 @@ enum RecordsAction {
         /// The record file
         file: PathBuf,
     },
-    /// List the records you have received
+    /// List the records you have received (the same as `twin records`)
     List {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Hide a record: it is kept, unaltered, but listed only as hidden
+    Hide {
+        /// The record's id (see `twin records`)
+        id: String,
+    },
+    /// Show a hidden record again
+    Unhide {
+        /// The record's id
+        id: String,
     },
 }
 
@@ -330,6 +397,15 @@ struct Failure {
 
 impl From<VaultError> for Failure {
     fn from(e: VaultError) -> Self {
+        Failure {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<twin_sync::ClientError> for Failure {
+    fn from(e: twin_sync::ClientError) -> Self {
         Failure {
             code: e.code(),
             message: e.to_string(),
@@ -734,8 +810,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Agency { action } => {
             match action {
                 AgencyAction::Add { card } => {
-                    let bytes = read_small(&card, "card")?;
                     let trust = trust(&cli_trust, sandbox)?;
+                    let bytes = if card.starts_with("http://") || card.starts_with("https://") {
+                        twin_sync::fetch_card(&card)?
+                    } else {
+                        read_small(std::path::Path::new(&card), "card")?
+                    };
                     let mut v = open(&dir, &mut secrets)?;
                     let a = v.add_agency(&bytes, &trust).map_err(|e| {
                     let mut f = Failure::from(e);
@@ -769,7 +849,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         print_json(&list);
                     } else if list.is_empty() {
                         println!(
-                            "You have not added any agencies. Add one with `twin agency add CARD_FILE`."
+                            "You have not added any agencies. Add one with `twin agency add ADDRESS_OR_CARD_FILE`."
                         );
                     } else {
                         for a in &list {
@@ -789,10 +869,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             single_use,
             out,
             text,
+            send,
             json,
         } => {
             let agency = twin_types::AgencyId::parse(&agency)
                 .map_err(|e| fail("unknown-agency", e.to_string()))?;
+            let trust = trust(&cli_trust, sandbox)?;
             let mut v = open(&dir, &mut secrets)?;
             let req = twin_vault::ShareRequest {
                 agency,
@@ -803,7 +885,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 records_secs: records_for,
                 single_use,
             };
-            let shared = v.share(&req, &trust(&cli_trust, sandbox)?).map_err(|e| {
+            let shared = v.share(&req, &trust).map_err(|e| {
                 let mut f = Failure::from(e);
                 if !sandbox && f.code == "card-refused" {
                     f.message.push_str(
@@ -812,8 +894,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 f
             })?;
+            let sent = if send {
+                Some(send_now(&mut v, &trust, shared.summary.id)?)
+            } else {
+                None
+            };
             v.lock()?;
-            hand_over(&shared, out.as_deref(), text, json)?;
+            hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
+            if let Some(r) = &sent {
+                refused_share(r)?;
+            }
         }
         Command::Grants { json } => {
             let v = open(&dir, &mut secrets)?;
@@ -825,54 +915,80 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 println!("You have not shared anything yet.");
             } else {
                 for g in &list {
-                    let state = match &g.state {
-                        twin_vault::GrantState::Active => {
-                            format!("shared until {}", twin_vault::human_date(g.expires_at))
-                        }
-                        twin_vault::GrantState::Expired => {
-                            format!("ended on {}", twin_vault::human_date(g.expires_at))
-                        }
-                        twin_vault::GrantState::Stopped { at } => format!(
-                            "stopped on this computer on {}",
-                            twin_vault::human_date(*at)
-                        ),
-                    };
-                    println!(
-                        "{}  {}  '{}'  {}  — {}",
-                        g.id,
-                        g.agency_name,
-                        g.purpose,
-                        g.fields.join(", "),
-                        state
-                    );
+                    print_grant(g);
                 }
             }
         }
-        Command::Revoke { grant, notice_out } => {
+        Command::Revoke {
+            grant,
+            notice_out,
+            no_send,
+        } => {
             let mut v = open(&dir, &mut secrets)?;
             let g = v.revoke(&grant)?;
             let notice = v.revocation_notice(&g.id);
+            // Notices go to every agency, trusted now or not: no values travel.
+            let sent = if no_send {
+                None
+            } else {
+                Some(twin_sync::send_notices(
+                    &mut v,
+                    &twin_vault::TrustList::default(),
+                    Some(g.id),
+                )?)
+            };
             v.lock()?;
             if let (Some(path), Some(bytes)) = (&notice_out, &notice) {
                 write_private(path, bytes)?;
             }
             println!(
-                "Stopped sharing with {} for '{}' on this computer. The agency is asked to delete what it holds; decisions it already made stand.",
+                "Stopped sharing with {} for '{}' on this computer. Decisions the agency already made stand.",
                 g.agency_name, g.purpose
             );
+            match &sent {
+                None => println!(
+                    "The agency has not been told yet; `twin sync` sends it a notice to delete what it holds."
+                ),
+                Some(r) if r.events.is_empty() => {}
+                Some(r) => print_events(r, sandbox),
+            }
             if let Some(path) = &notice_out {
                 println!("The signed notice for the agency is in {}.", path.display());
             }
         }
-        Command::Requests { action } => match action {
-            RequestsAction::Import { file } => {
+        Command::Sync { json } => {
+            let trust = trust(&cli_trust, sandbox)?;
+            let mut v = open(&dir, &mut secrets)?;
+            let r = twin_sync::sync(&mut v, &trust)?;
+            v.lock()?;
+            if json {
+                print_json(&r);
+            } else if r.events.is_empty() {
+                println!(
+                    "You have not added any agencies. Add one with `twin agency add ADDRESS_OR_CARD_FILE`."
+                );
+            } else {
+                print_events(&r, sandbox);
+            }
+            if !r.is_complete() {
+                return Err(fail(
+                    "sync-incomplete",
+                    "some things could not be done now; the next `twin sync` tries them again",
+                ));
+            }
+        }
+        Command::Approve(args) => approve(&dir, &mut secrets, &cli_trust, sandbox, args)?,
+        Command::Decline { id } => decline(&dir, &mut secrets, &id)?,
+        Command::Requests { action, json } => match action {
+            Some(RequestsAction::Import { file }) => {
                 let bytes = read_small(&file, "request")?;
                 let mut v = open(&dir, &mut secrets)?;
                 let r = v.import_request(&bytes)?;
                 v.lock()?;
                 print_request(&r);
             }
-            RequestsAction::List { json } => {
+            None | Some(RequestsAction::List { .. }) => {
+                let json = json || matches!(action, Some(RequestsAction::List { json: true }));
                 let v = open(&dir, &mut secrets)?;
                 let list = v.requests();
                 v.lock()?;
@@ -887,29 +1003,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     }
                 }
             }
-            RequestsAction::Approve {
-                id,
-                fields,
-                out,
-                text,
-            } => {
-                let mut v = open(&dir, &mut secrets)?;
-                let shared = v.approve_request(&id, &fields, &trust(&cli_trust, sandbox)?)?;
-                v.lock()?;
-                hand_over(&shared, out.as_deref(), text, false)?;
+            Some(RequestsAction::Approve(args)) => {
+                approve(&dir, &mut secrets, &cli_trust, sandbox, args)?
             }
-            RequestsAction::Decline { id } => {
-                let mut v = open(&dir, &mut secrets)?;
-                let r = v.decline_request(&id)?;
-                v.lock()?;
-                println!(
-                    "You declined {}'s request for '{}'. Nothing was shared.",
-                    r.agency_name, r.purpose
-                );
-            }
+            Some(RequestsAction::Decline { id }) => decline(&dir, &mut secrets, &id)?,
         },
-        Command::Records { action } => match action {
-            RecordsAction::Import { file } => {
+        Command::Records { action, json } => match action {
+            Some(RecordsAction::Import { file }) => {
                 let bytes = read_small(&file, "record")?;
                 let mut v = open(&dir, &mut secrets)?;
                 let r = v.import_record(&bytes)?;
@@ -921,7 +1021,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     twin_vault::human_date(r.issued_at)
                 );
             }
-            RecordsAction::List { json } => {
+            None | Some(RecordsAction::List { .. }) => {
+                let json = json || matches!(action, Some(RecordsAction::List { json: true }));
                 let mut v = open(&dir, &mut secrets)?;
                 let list = v.records()?;
                 v.lock()?;
@@ -931,33 +1032,54 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     println!("You have no records from agencies yet.");
                 } else {
                     for r in &list {
-                        println!(
-                            "{}  {}  {}  verified ✓  {}",
-                            twin_vault::human_date(r.issued_at),
-                            r.agency,
-                            r.record_type,
-                            r.body
-                        );
+                        print_record(r);
                     }
                 }
             }
+            Some(RecordsAction::Hide { id }) => {
+                let mut v = open(&dir, &mut secrets)?;
+                let r = v.hide_record(&id)?;
+                v.lock()?;
+                println!(
+                    "Hid the {} record from {}. It is kept unaltered; `twin records unhide {}` shows it again.",
+                    r.record_type, r.agency, r.id
+                );
+            }
+            Some(RecordsAction::Unhide { id }) => {
+                let mut v = open(&dir, &mut secrets)?;
+                let r = v.unhide_record(&id)?;
+                v.lock()?;
+                println!(
+                    "The {} record from {} is shown again.",
+                    r.record_type, r.agency
+                );
+            }
         },
-        Command::DeleteVault { yes } => {
+        Command::DeleteVault {
+            yes,
+            yes_with_active_grants,
+        } => {
             // Say "no vault" before asking; but a damaged key file must not stop the
             // citizen deleting the vault (`delete_vault` needs no readable keys).
             if let Err(e @ VaultError::NoVault(_)) = twin_vault::locked_status(&dir) {
                 return Err(e.into());
             }
-            if !yes {
+            if !(yes || yes_with_active_grants) {
                 println!(
-                    "This deletes your twin from {} for good: its keys first, so nothing can be decrypted, then its files. Agencies keep what you already shared with them. Backups you exported are not touched.",
+                    "This deletes your twin from {} for good: its keys first, so nothing can be decrypted, then its files. Shares still active are stopped first, and each agency is told to delete what it holds; decisions agencies already made stand. Backups you exported are not touched.",
                     dir.display()
                 );
                 if !confirm("Type delete to continue: ", "delete", "delete-vault")? {
                     return Err(fail("cancelled", "nothing was deleted"));
                 }
             }
-            let r = twin_vault::delete_vault(&dir)?;
+            let if_active = if yes_with_active_grants {
+                twin_vault::IfSharesActive::DeleteAnyway
+            } else {
+                stop_every_share(&dir, &mut secrets)?;
+                twin_vault::IfSharesActive::Refuse
+            };
+            let r = twin_vault::delete_vault(&dir, if_active)?;
             println!("Your twin was deleted. Removed, keys first:");
             for p in &r.removed {
                 println!("  {}", p.display());
@@ -999,15 +1121,18 @@ fn hand_over(
     out: Option<&std::path::Path>,
     text: bool,
     json: bool,
+    sent: Option<&twin_sync::SyncReport>,
 ) -> Result<(), Failure> {
     let s = &shared.summary;
     if let Some(path) = out {
         write_private(path, &shared.bytes)?;
     }
     if json {
-        print_json(
-            &json!({"grant_id": s.id, "agency": s.agency, "fields": s.fields, "expires_at": rfc3339(s.expires_at * 1000)}),
-        );
+        let mut v = json!({"grant_id": s.id, "agency": s.agency, "fields": s.fields, "expires_at": rfc3339(s.expires_at * 1000)});
+        if let Some(r) = sent {
+            v["sent"] = json!(r.events);
+        }
+        print_json(&v);
     } else {
         println!("{}", s.id);
         println!(
@@ -1023,6 +1148,9 @@ fn hand_over(
                 path.display()
             );
         }
+        if let Some(r) = sent {
+            print_events(r, true);
+        }
     }
     if text {
         match &shared.text {
@@ -1031,6 +1159,230 @@ fn hand_over(
         }
     }
     Ok(())
+}
+
+/// Marks a new share to send and sends it now. An agency that cannot be reached is not
+/// a failure: the share stays marked, and `twin sync` sends it.
+fn send_now(
+    v: &mut Vault,
+    trust: &twin_vault::TrustList,
+    id: twin_types::GrantId,
+) -> Result<twin_sync::SyncReport, Failure> {
+    v.mark_to_send(&id)?;
+    Ok(twin_sync::send_share(v, trust, id)?)
+}
+
+/// After the hand-over: an agency's refusal of the share is a failure of the command.
+fn refused_share(r: &twin_sync::SyncReport) -> Result<(), Failure> {
+    match r
+        .of(twin_sync::Step::Share)
+        .find(|e| e.outcome == twin_sync::Outcome::Refused)
+    {
+        Some(e) => Err(fail("agency-refused", e.line.clone())),
+        None => Ok(()),
+    }
+}
+
+/// What a sync did, one plain line per event.
+fn print_events(r: &twin_sync::SyncReport, sandbox: bool) {
+    for e in &r.events {
+        if !sandbox && e.code.as_deref() == Some("card-refused") {
+            println!(
+                "{} If this is a sandbox agency for trying things out, add --sandbox.",
+                e.line
+            );
+        } else {
+            println!("{}", e.line);
+        }
+    }
+}
+
+/// A share as a citizen reads it: where it stands, and what the agency confirmed.
+fn print_grant(g: &twin_vault::GrantSummary) {
+    use twin_vault::{Delivery, GrantState, human_date};
+    let told = |n: &Option<twin_vault::NoticeState>| match n {
+        Some(twin_vault::NoticeState {
+            sent_at: Some(at),
+            agency_status,
+            ..
+        }) => {
+            if agency_status.as_deref() == Some("remembered") {
+                format!(
+                    "; the agency was told on {} (it had not received the share)",
+                    human_date(*at)
+                )
+            } else {
+                format!("; the agency was told on {}", human_date(*at))
+            }
+        }
+        Some(twin_vault::NoticeState {
+            refused: Some(code),
+            ..
+        }) => format!("; the agency refused the notice ({code})"),
+        _ => "; the agency has not been told yet (`twin sync` tells it)".to_owned(),
+    };
+    let state = match &g.state {
+        GrantState::Active => {
+            let delivery = match &g.delivery {
+                Delivery::ByHand => String::new(),
+                Delivery::ToSend => "; waiting to be sent (`twin sync` sends it)".into(),
+                Delivery::Accepted { at } => {
+                    format!("; the agency received it on {}", human_date(*at))
+                }
+                Delivery::Refused { message, .. } => {
+                    format!("; the agency refused it: {message}")
+                }
+            };
+            format!("shared until {}{delivery}", human_date(g.expires_at))
+        }
+        GrantState::Expired => format!("ended on {}", human_date(g.expires_at)),
+        GrantState::Stopped { at } => format!(
+            "stopped on this computer on {}{}",
+            human_date(*at),
+            told(&g.notice)
+        ),
+        GrantState::Deleted { at, stopped_at, .. } => match stopped_at {
+            Some(s) => format!(
+                "stopped on this computer on {}; agency confirmed deletion on {}",
+                human_date(*s),
+                human_date(*at)
+            ),
+            None => format!("agency confirmed deletion on {}", human_date(*at)),
+        },
+    };
+    println!(
+        "{}  {}  '{}'  {}  — {}",
+        g.id,
+        g.agency_name,
+        g.purpose,
+        g.fields.join(", "),
+        state
+    );
+    if g.access.receipts > 0 {
+        println!(
+            "    Opened {} time(s) by the agency's staff (`twin audit` says who and when).",
+            g.access.receipts
+        );
+    }
+    let problems = g.access.problems();
+    if !problems.is_empty() {
+        println!(
+            "    Warning: the agency has not accounted for every time your data was opened: {}.",
+            problems.join("; ")
+        );
+    }
+}
+
+/// A record as a citizen reads it: verified or not, hidden or not.
+fn print_record(r: &twin_vault::RecordSummary) {
+    let checked = if r.verified {
+        "verified ✓".to_owned()
+    } else {
+        format!(
+            "NOT VERIFIED ({})",
+            r.problem
+                .as_deref()
+                .unwrap_or("its signature does not check out")
+        )
+    };
+    let body = if r.hidden {
+        "hidden — `twin records unhide` shows it".to_owned()
+    } else if r.verified {
+        r.body.to_string()
+    } else {
+        "contents not shown".to_owned()
+    };
+    println!(
+        "{}  {}  {}  {}  {checked}  {body}",
+        r.id,
+        twin_vault::human_date(r.issued_at),
+        r.agency,
+        r.record_type
+    );
+}
+
+/// `twin approve` (and `twin requests approve`): a grant answering the request, sent to
+/// the agency unless it is only to be saved or printed.
+fn approve(
+    dir: &std::path::Path,
+    secrets: &mut Secrets,
+    cli_trust: &Option<PathBuf>,
+    sandbox: bool,
+    args: ApproveArgs,
+) -> Result<(), Failure> {
+    let send = args.send || (args.out.is_none() && !args.text);
+    let trust = trust(cli_trust, sandbox)?;
+    let mut v = open(dir, secrets)?;
+    let shared = v.approve_request(&args.id, &args.fields, &trust)?;
+    let sent = if send {
+        Some(send_now(&mut v, &trust, shared.summary.id)?)
+    } else {
+        None
+    };
+    v.lock()?;
+    hand_over(
+        &shared,
+        args.out.as_deref(),
+        args.text,
+        false,
+        sent.as_ref(),
+    )?;
+    match &sent {
+        Some(r) => refused_share(r),
+        None => Ok(()),
+    }
+}
+
+/// `twin decline` (and `twin requests decline`).
+fn decline(dir: &std::path::Path, secrets: &mut Secrets, id: &str) -> Result<(), Failure> {
+    let mut v = open(dir, secrets)?;
+    let r = v.decline_request(id)?;
+    v.lock()?;
+    println!(
+        "You declined {}'s request for '{}'. Nothing was shared.",
+        r.agency_name, r.purpose
+    );
+    Ok(())
+}
+
+/// Before deleting the vault: if some share may still be in use, unlock, stop every
+/// active share and send every notice not yet acknowledged. Refuses (nothing deleted)
+/// if an agency could not be told.
+fn stop_every_share(dir: &std::path::Path, secrets: &mut Secrets) -> Result<(), Failure> {
+    if !twin_vault::may_have_active_shares(dir) {
+        return Ok(());
+    }
+    println!(
+        "Some of your shares may still be in use. They are stopped first, and each agency is told to delete what it holds."
+    );
+    let mut v = open(dir, secrets).map_err(|mut f| {
+        f.message.push_str(
+            ". Your passphrase is needed to tell the agencies; to delete without telling them, add --yes-with-active-grants",
+        );
+        f
+    })?;
+    for g in v.outstanding_shares() {
+        if g.state == twin_vault::GrantState::Active {
+            v.revoke(&g.id.to_string())?;
+        }
+    }
+    let r = twin_sync::send_notices(&mut v, &twin_vault::TrustList::default(), None)?;
+    print_events(&r, true);
+    let left = v.outstanding_shares();
+    v.lock()?;
+    if left.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<String> = left.iter().map(|g| g.agency_name.clone()).collect();
+    names.sort();
+    names.dedup();
+    Err(fail(
+        "active-shares",
+        format!(
+            "your twin was not deleted: {} could not be told to stop using your shares (they are stopped on this computer). Once your twin is deleted they can never be told. Try `twin delete-vault` again later, or add --yes-with-active-grants to delete anyway",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// A request as a citizen reads it, with over-asking flagged.
@@ -1055,6 +1407,13 @@ fn print_request(r: &twin_vault::RequestSummary) {
         twin_vault::human_date(r.expires_at),
         r.state
     );
+    if !r.records.is_empty() {
+        println!(
+            "  If you approve, it may send you back signed records ({}) for {} days.",
+            r.records.join(", "),
+            r.records_secs / 86_400
+        );
+    }
     if !r.over_asking.is_empty() {
         println!(
             "  Warning: its card does not list your {} for this purpose. You can leave it out with --fields.",

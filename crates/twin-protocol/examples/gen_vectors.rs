@@ -635,6 +635,8 @@ fn all() -> BTreeMap<String, Value> {
         purpose: "pension-credit-check".into(),
         case_ref: Some("PC-1234".into()),
         duration_secs: 7 * DAY,
+        records: vec!["benefit-award/v1".into()],
+        records_secs: 90 * DAY,
         issued_at: NOW,
         expires_at: NOW + 14 * DAY,
     };

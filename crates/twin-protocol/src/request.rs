@@ -31,6 +31,12 @@ pub struct AgencyRequest {
     pub case_ref: Option<String>,
     /// How long it asks to read them, in seconds.
     pub duration_secs: i64,
+    /// Record types it asks to send back (each on its card), e.g. `benefit-award/v1`.
+    #[serde(default)]
+    pub records: Vec<String>,
+    /// For how long after the grant it may send them back, in seconds.
+    #[serde(default)]
+    pub records_secs: i64,
     /// When it asked (seconds since 1970, UTC).
     pub issued_at: i64,
     /// The request lapses after this time.
@@ -70,6 +76,9 @@ pub enum RequestError {
     /// Lapsed.
     #[error("this request has lapsed; the agency must ask again")]
     Expired,
+    /// Asks to send back a record type its card does not list.
+    #[error("this request asks to send back records of a type the agency's card does not list: {0}")]
+    UnknownRecordType(String),
 }
 
 impl AgencyRequest {
@@ -113,6 +122,13 @@ impl AgencyRequest {
             .purpose(&request.purpose)
             .ok_or(RequestError::UnknownPurpose)?
             .clone();
+        if let Some(t) = request
+            .records
+            .iter()
+            .find(|t| !card.record_types.contains(t))
+        {
+            return Err(RequestError::UnknownRecordType(t.chars().take(64).collect()));
+        }
         let over_asking = request
             .fields
             .iter()
@@ -128,11 +144,20 @@ impl AgencyRequest {
 }
 
 impl VerifiedRequest {
-    /// A grant builder answering this request: its purpose, duration, id and case
-    /// reference. The citizen adds the fields they approve (a subset, trimmed as they
-    /// choose) with [`GrantBuilder::field`].
-    pub fn answer<'a>(&self, card: &'a AgencyCard) -> GrantBuilder<'a> {
-        GrantBuilder::new(card, &self.request.purpose, self.request.duration_secs)
-            .answering(self.request.request_id, self.request.case_ref.clone())
+    /// A grant builder answering this request at `now`: its purpose, duration, id, case
+    /// reference and the record types it asked to send back (for `records_secs` from
+    /// `now`). The citizen adds the fields they approve (a subset, trimmed as they choose)
+    /// with [`GrantBuilder::field`].
+    pub fn answer<'a>(&self, card: &'a AgencyCard, now: i64) -> GrantBuilder<'a> {
+        let builder = GrantBuilder::new(card, &self.request.purpose, self.request.duration_secs)
+            .answering(self.request.request_id, self.request.case_ref.clone());
+        if self.request.records.is_empty() {
+            builder
+        } else {
+            builder.records(
+                self.request.records.clone(),
+                now.saturating_add(self.request.records_secs.max(0)),
+            )
+        }
     }
 }

@@ -597,6 +597,8 @@ fn agency_requests_flag_over_asking_and_answer_into_a_grant() {
         purpose: "pension-credit-check".into(),
         case_ref: Some("PC-1234".into()),
         duration_secs: 7 * DAY,
+        records: vec!["benefit-award/v1".into()],
+        records_secs: 90 * DAY,
         issued_at: NOW,
         expires_at: NOW + 14 * DAY,
     };
@@ -606,11 +608,13 @@ fn agency_requests_flag_over_asking_and_answer_into_a_grant() {
     assert_eq!(v.purpose.legal_basis, "State Pension Credit Act 2002");
     // The citizen trims the over-asked field and approves.
     let g = v
-        .answer(&w.card)
+        .answer(&w.card, NOW)
         .field(p("personal.date_of_birth"), json!("1958-03-14"))
         .build(&w.citizen, NOW)
         .unwrap();
     assert_eq!(g.claims.request_id, Some(req.request_id));
+    assert_eq!(g.claims.records, req.records);
+    assert_eq!(g.claims.records_until, Some(NOW + 90 * DAY));
     assert_eq!(g.claims.case_ref.as_deref(), Some("PC-1234"));
     assert!(verify(&w, &g.bytes, NOW).is_ok());
     assert_eq!(

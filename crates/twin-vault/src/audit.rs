@@ -16,7 +16,8 @@ pub struct AuditEntry {
     /// When, in milliseconds since 1970 (UTC).
     pub at_ms: i64,
     /// Stable kind: `created`, `unlocked`, `failed-unlocks`, `edit`, `import`, `opt-in`,
-    /// `opt-out`, `erase`, `passphrase-changed`, `recovered`, `log-cut-short`.
+    /// `opt-out`, `erase`, `passphrase-changed`, `recovered`, `log-cut-short`, and the
+    /// sharing kinds listed in `docs/cli.md`.
     pub kind: String,
     /// What happened, in plain words. Never a field value.
     pub line: String,

@@ -90,8 +90,20 @@ pub enum VaultError {
     #[error("{0}")]
     Request(String),
     /// A request id this vault has not received.
-    #[error("there is no request with the id {0}; `twin requests list` lists them")]
+    #[error("there is no request with the id {0}; `twin requests` lists them")]
     UnknownRequest(String),
+    /// A record id this vault has not received.
+    #[error("there is no record with the id {0}; `twin records` lists them")]
+    UnknownRecord(String),
+    /// A receipt from an agency that was not accepted.
+    #[error("the agency's receipt was not accepted: {0}")]
+    Receipt(String),
+    /// Deletion refused: shares are still active and their agencies have not been told
+    /// to stop.
+    #[error(
+        "your twin was not deleted: some of your shares are still active and their agencies have not confirmed they were told to stop. Once your twin is deleted you can never stop them. Run `twin delete-vault` again when the agencies can be reached (it sends the notices first), or add --yes-with-active-grants to delete anyway"
+    )]
+    ActiveShares,
     /// A database error.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -151,6 +163,9 @@ impl VaultError {
             VaultError::Record(_) => "record-refused",
             VaultError::Request(_) => "request-refused",
             VaultError::UnknownRequest(_) => "unknown-request",
+            VaultError::UnknownRecord(_) => "unknown-record",
+            VaultError::Receipt(_) => "receipt-refused",
+            VaultError::ActiveShares => "active-shares",
         }
     }
 }

@@ -6,6 +6,9 @@
 //! - `twin-N.db` — the SQLCipher database of generation N (every erasure makes N+1);
 //! - `failed-unlocks` — timestamps of wrong passphrases, folded into the audit log at the
 //!   next unlock (a failed unlock cannot write the encrypted log);
+//! - `active-shares` — present while some share may still be in use at an agency that
+//!   has not been told to stop; holds only the time the last of them ends, so deleting
+//!   the vault (which needs no passphrase) can refuse until the agencies are told;
 //! - `vault.lock` — held while a program has the vault open.
 //!
 //! Exactly one Argon2id runs per unlock; changing the passphrase rewraps one key.
@@ -13,6 +16,7 @@
 
 mod audit;
 mod error;
+mod exchange;
 mod keyfile;
 mod requests;
 mod sharing;
@@ -34,6 +38,10 @@ use twin_types::{Category, FieldPath, LineageId, VaultId};
 
 pub use audit::{AuditEntry, AuditReport};
 pub use error::VaultError;
+pub use exchange::{
+    AccessChain, AccessReceipt, Delivery, Imported, NoticeOutcome, NoticeState, NoticeStatus,
+    Outgoing, PendingRefresh, ReceiptImport, ReceiptKind, SeqRange,
+};
 pub use requests::RequestSummary;
 pub use sharing::{
     AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
@@ -41,7 +49,7 @@ pub use sharing::{
 };
 pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
-pub use twin_protocol::TrustList;
+pub use twin_protocol::{KeyPair, TrustList};
 
 /// Fields named for people by their titles: "date of birth and postcode". Paths that
 /// name no field are shown as they are.
@@ -62,6 +70,7 @@ pub fn check_path(path: &str) -> Result<(), VaultError> {
 use keyfile::{Anchor, KeyFile, Slot, shred, sync_dir};
 
 const FAILED_UNLOCKS: &str = "failed-unlocks";
+const ACTIVE_SHARES: &str = "active-shares";
 const LOCK_FILE: &str = "vault.lock";
 /// Compact the saved changes into one snapshot past this many change blocks…
 const COMPACT_AFTER_CHANGES: u64 = 256;
@@ -81,6 +90,10 @@ mod meta {
         format!("recovery_kek:{}", hex::encode(salt))
     }
     pub const CREATED_MS: &str = "created_ms";
+    /// `inbox_cursor:<agency id>`: where this computer left off in that agency's inbox.
+    pub fn inbox_cursor(agency: &twin_types::AgencyId) -> String {
+        format!("inbox_cursor:{agency}")
+    }
 }
 
 /// A key derived from the passphrase by [`Vault::passphrase_key`]. Zeroized on drop.
@@ -248,6 +261,7 @@ fn database_generation(name: &str) -> Option<u64> {
 fn is_vault_file(name: &str) -> bool {
     database_generation(name).is_some()
         || name == FAILED_UNLOCKS
+        || name == ACTIVE_SHARES
         || name == LOCK_FILE
         || name == KeyFile::NAME
         || name == format!("{}.tmp", KeyFile::NAME)
@@ -954,6 +968,7 @@ impl Vault {
         }
         let head = store.audit_head()?.unwrap_or((0, audit::GENESIS));
         store.close()?;
+        write_active_shares(&self.dir, self.outstanding_until())?;
         if head.0 != self.keys.anchor.length || head.1 != self.keys.anchor.head {
             self.keys.anchor = Anchor::new(&self.data_key, head.0, head.1);
             self.keys.write(&self.dir)?;
@@ -968,11 +983,66 @@ impl Drop for Vault {
     }
 }
 
+/// What deleting a vault does about shares an agency may still be using.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfSharesActive {
+    /// Refuse ([`VaultError::ActiveShares`]) while some share is still active and its
+    /// agency has not acknowledged a notice to stop: once the vault is gone its pairwise
+    /// keys are gone too, and the share can never be stopped.
+    Refuse,
+    /// Delete anyway: the citizen chose so explicitly (`--yes-with-active-grants`).
+    DeleteAnyway,
+}
+
+/// Keeps `active-shares` true: the time the last outstanding share ends, or no file.
+pub(crate) fn write_active_shares(dir: &Path, until: Option<i64>) -> Result<(), VaultError> {
+    let path = dir.join(ACTIVE_SHARES);
+    let want = until.map(|t| format!("{t}\n"));
+    let have = fs::read_to_string(&path).ok();
+    if want == have {
+        return Ok(());
+    }
+    match want {
+        None => match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(VaultError::io(&path, e)),
+            _ => Ok(()),
+        },
+        Some(text) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| VaultError::io(&path, e))?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| VaultError::io(&path, e))
+        }
+    }
+}
+
+/// Whether the vault in `dir` may have shares still in use at agencies that have not
+/// been told to stop, as of its last lock. Needs no passphrase. An unreadable marker
+/// counts as yes.
+pub fn may_have_active_shares(dir: &Path) -> bool {
+    match fs::read_to_string(dir.join(ACTIVE_SHARES)) {
+        Err(e) => e.kind() != io::ErrorKind::NotFound,
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .map_or(true, |until| now_ms() / 1000 <= until),
+    }
+}
+
 /// Deletes the vault in `dir` for good: the key file is overwritten and removed first
 /// (without the wrapped keys nothing else can be decrypted), then the database files,
 /// then the rest. Needs no passphrase: the right to be forgotten does not depend on
-/// remembering one.
-pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
+/// remembering one. With [`IfSharesActive::Refuse`] it refuses, changing nothing, while
+/// the vault's last lock recorded shares still in use at agencies not yet told to stop
+/// (see [`may_have_active_shares`]); unlocking, revoking and sending the notices (as
+/// `twin delete-vault` does) clears that.
+pub fn delete_vault(dir: &Path, if_active: IfSharesActive) -> Result<DeleteReport, VaultError> {
     // Any vault file counts, so an interrupted deletion (key file already gone) can be
     // finished; files that are not the vault's are never touched.
     let has_vault_files = fs::read_dir(dir)
@@ -986,6 +1056,9 @@ pub fn delete_vault(dir: &Path) -> Result<DeleteReport, VaultError> {
         return Err(VaultError::NoVault(dir.to_owned()));
     }
     let _lock = take_lock(dir)?;
+    if if_active == IfSharesActive::Refuse && may_have_active_shares(dir) {
+        return Err(VaultError::ActiveShares);
+    }
     let mut removed = Vec::new();
     let key_path = dir.join(KeyFile::NAME);
     if shred(&key_path).map_err(|e| VaultError::io(&key_path, e))? {

@@ -36,6 +36,10 @@ pub struct RequestSummary {
     pub duration_secs: i64,
     /// The agency's case reference.
     pub case_ref: Option<String>,
+    /// Record types it asks to send back (a benefit award, an identity link, …).
+    pub records: Vec<String>,
+    /// For how long after approval it may send them, in seconds.
+    pub records_secs: i64,
     /// The request lapses after this time (seconds since 1970, UTC).
     pub expires_at: i64,
     /// `pending`, `approved`, `declined` or `lapsed`.
@@ -43,17 +47,32 @@ pub struct RequestSummary {
 }
 
 impl Vault {
-    /// Imports a request an agency sent, verified against that agency's pinned card.
+    /// Imports a request an agency sent, verified against that agency's pinned card. A
+    /// request already held is not written again.
     pub fn import_request(&mut self, bytes: &[u8]) -> Result<RequestSummary, VaultError> {
+        self.import_request_inner(bytes, None).map(|(r, _)| r)
+    }
+
+    /// [`Vault::import_request`], from `only` that agency if given; also says whether the
+    /// request was new.
+    pub(crate) fn import_request_inner(
+        &mut self,
+        bytes: &[u8],
+        only: Option<&AgencyId>,
+    ) -> Result<(RequestSummary, bool), VaultError> {
         let now = now_secs();
         let mut last = None;
         for agency in self.agencies() {
+            if only.is_some_and(|a| *a != agency.id) {
+                continue;
+            }
             let card = self.card(&agency.id)?;
             match AgencyRequest::verify(bytes, &card, now) {
                 Ok(v) => {
                     let id = v.request.request_id.to_string();
                     let path = ["grants", "requests", id.as_str()];
-                    if self.doc.ledger_get(&path).is_empty() {
+                    let new = self.doc.ledger_get(&path).is_empty();
+                    if new {
                         let prov = self.prov("received a request");
                         self.doc.ledger_put(
                             &path,
@@ -78,7 +97,7 @@ impl Vault {
                         }
                         self.commit("request-received", line, Vec::new())?;
                     }
-                    return self.request(&id);
+                    return self.request(&id).map(|r| (r, new));
                 }
                 Err(e) => last = Some(e),
             }
@@ -127,6 +146,8 @@ impl Vault {
             retention_days: issued.purpose.retention_days,
             duration_secs: r.duration_secs,
             case_ref: r.case_ref.clone(),
+            records: r.records.clone(),
+            records_secs: r.records_secs,
             expires_at: r.expires_at,
             state,
         })
@@ -174,7 +195,7 @@ impl Vault {
         let now = now_secs();
         let verified = AgencyRequest::verify(&bytes, &card, now)
             .map_err(|e| VaultError::Request(e.to_string()))?;
-        let shared = self.make_grant(verified.answer(&card), &card, &fields, now)?;
+        let shared = self.make_grant(verified.answer(&card, now), &card, &fields, now)?;
         let prov = self.prov("approved a request");
         self.doc.ledger_put(
             &["grants", "requests", id],

@@ -10,7 +10,10 @@
 //!   set: nothing ever removes an entry, so after any merge a revoked grant stays revoked;
 //! - `records.<agency id>`: one entry per record, keyed by record id, holding JSON text
 //!   `{"type", "grant", "issued_at", "signed" (base64), "hidden"}` — one Automerge
-//!   operation per record, so merging a record stays cheap on a large twin.
+//!   operation per record, so merging a record stays cheap on a large twin. A record is
+//!   never altered; only `hidden` changes, by writing the entry again.
+//!
+//! What online exchange adds to these entries is described in `exchange.rs`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,6 +23,7 @@ use twin_protocol::{AgencyCard, Grant, GrantBuilder, KeyPair, Revocation, Signed
 use twin_schema::Catalog;
 use twin_types::{AgencyId, FieldPath, GrantId};
 
+use crate::exchange::{AccessChain, Delivery, NoticeState};
 use crate::{Vault, VaultError, human_time, meta};
 
 /// An agency the citizen has added, from its verified card.
@@ -58,10 +62,20 @@ pub enum GrantState {
     Active,
     /// Past its end.
     Expired,
-    /// Stopped by the citizen on this computer (or another, once merged).
+    /// Stopped by the citizen on this computer (or another, once merged). Whether the
+    /// agency has been told is in [`GrantSummary::notice`].
     Stopped {
         /// When, seconds since 1970 (UTC).
         at: i64,
+    },
+    /// The agency confirmed, with a signed deletion receipt, that it deleted what it held.
+    Deleted {
+        /// When it deleted it (seconds since 1970, UTC), as its receipt says.
+        at: i64,
+        /// Why, as its receipt says: `revoked`, `expired` or `request`.
+        reason: String,
+        /// When the citizen stopped the share, if they did.
+        stopped_at: Option<i64>,
     },
 }
 
@@ -86,6 +100,14 @@ pub struct GrantSummary {
     pub expires_at: i64,
     /// Where it stands now.
     pub state: GrantState,
+    /// How it reaches the agency: by hand, to send, acknowledged or refused.
+    pub delivery: Delivery,
+    /// Once stopped: whether the agency has been told.
+    pub notice: Option<NoticeState>,
+    /// Updates of the values sent since the share (the last sequence number used).
+    pub refreshes: u64,
+    /// The agency's access receipts for it: how many, and any gaps.
+    pub access: AccessChain,
 }
 
 /// What `share` made.
@@ -129,8 +151,17 @@ pub struct RecordSummary {
     pub record_type: String,
     /// When it was issued.
     pub issued_at: i64,
-    /// Its contents.
+    /// Its contents; `null` when it does not verify (they are not shown as the agency's).
     pub body: Value,
+    /// The share it was sent under.
+    pub grant: String,
+    /// Whether its signature, subject and scope verify now against the agency's pinned
+    /// card and the share.
+    pub verified: bool,
+    /// Why it does not verify, in plain words.
+    pub problem: Option<String>,
+    /// Hidden by the citizen: kept, unaltered, but not shown unless asked for.
+    pub hidden: bool,
 }
 
 pub(crate) fn now_secs() -> i64 {
@@ -146,7 +177,9 @@ pub(crate) fn from_b64(v: Option<&Value>) -> Option<Vec<u8>> {
 }
 
 impl Vault {
-    fn pairwise(&mut self, agency: &AgencyId) -> Result<KeyPair, VaultError> {
+    /// The pairwise key pair for `agency` (derived from the vault's root secret), to sign
+    /// requests to it. Never leaves the process; zeroized on drop.
+    pub fn agency_key(&mut self, agency: &AgencyId) -> Result<KeyPair, VaultError> {
         let secret = self
             .store()?
             .meta(meta::ROOT_SECRET)?
@@ -275,25 +308,36 @@ impl Vault {
             builder = builder.field(field.path().clone(), value);
             paths.push(field.path().clone());
         }
-        let citizen = self.pairwise(&card.agency)?;
+        let citizen = self.agency_key(&card.agency)?;
         let grant = builder
             .build(&citizen, now)
             .map_err(|e| VaultError::Share(e.to_string()))?;
         let text = grant.to_text(card);
-        let summary = summary_of_grant(&grant, card, None, now);
+        let (digest, _) = self.values_digest(&paths);
         let prov = self.prov("shared with an agency");
         self.doc.ledger_put(
             &["grants", "issued", &grant.claims.grant_id.to_string()],
             &[
                 ("grant", b64(&grant.bytes)),
                 ("agency", json!(card.agency.as_str())),
-                ("fields", json!(summary.fields.join(","))),
-                ("purpose", json!(summary.purpose)),
+                (
+                    "fields",
+                    json!(
+                        paths
+                            .iter()
+                            .map(FieldPath::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                ),
+                ("purpose", json!(grant.claims.purpose.words)),
                 ("issued_at", json!(grant.claims.issued_at)),
                 ("expires_at", json!(grant.claims.expires_at)),
+                ("pushed_digest", json!(digest)),
             ],
             &prov,
         )?;
+        let summary = self.summarize(&grant, card, now);
         let line = format!(
             "You shared your {} with {} for '{}' until {}.",
             twin_doc::describe_titles(&paths),
@@ -302,6 +346,10 @@ impl Vault {
             human_date(grant.claims.expires_at)
         );
         self.commit("shared", line, Vec::new())?;
+        // At once, not only at lock: a share made by a process that then dies must still
+        // stop the vault being deleted without telling the agency. Best effort; every
+        // lock writes it again.
+        let _ = crate::write_active_shares(&self.dir, self.outstanding_until());
         Ok(Shared {
             summary,
             bytes: grant.bytes,
@@ -317,16 +365,33 @@ impl Vault {
             .ledger_children(&["grants", "issued"])
             .into_iter()
             .filter_map(|id| self.grant(&id).ok())
-            .map(|(grant, card)| {
-                let revoked = self.revoked_at(&grant.claims.grant_id);
-                summary_of_grant(&grant, &card, revoked, now)
-            })
+            .map(|(grant, card)| self.summarize(&grant, &card, now))
             .collect();
         out.sort_by_key(|g| std::cmp::Reverse(g.issued_at));
         out
     }
 
-    fn grant(&self, id: &str) -> Result<(Grant, AgencyCard), VaultError> {
+    /// A grant as the citizen sees it, with how it stands with its agency.
+    pub(crate) fn summarize(&self, grant: &Grant, card: &AgencyCard, now: i64) -> GrantSummary {
+        let id = grant.claims.grant_id;
+        let ex = self.exchange_state(&id);
+        let revoked = self.revoked_at(&id);
+        let mut summary = summary_of_grant(grant, card, revoked, now);
+        if let Some((at, reason)) = ex.deleted {
+            summary.state = GrantState::Deleted {
+                at,
+                reason,
+                stopped_at: revoked,
+            };
+        }
+        summary.delivery = ex.delivery.unwrap_or(Delivery::ByHand);
+        summary.notice = ex.notice;
+        summary.refreshes = ex.refresh_seq;
+        summary.access = self.access_chain(&id, card);
+        summary
+    }
+
+    pub(crate) fn grant(&self, id: &str) -> Result<(Grant, AgencyCard), VaultError> {
         let entry = self.doc.ledger_get(&["grants", "issued", id]);
         let grant = from_b64(entry.get("grant"))
             .and_then(|b| Grant::from_own_bytes(&b))
@@ -335,7 +400,7 @@ impl Vault {
         Ok((grant, card))
     }
 
-    fn revoked_at(&self, id: &GrantId) -> Option<i64> {
+    pub(crate) fn revoked_at(&self, id: &GrantId) -> Option<i64> {
         let e = self.doc.ledger_get(&["grants", "revoked", &id.to_string()]);
         e.get("at").and_then(Value::as_i64)
     }
@@ -346,10 +411,10 @@ impl Vault {
         let (grant, card) = self.grant(id)?;
         let gid = grant.claims.grant_id;
         let now = now_secs();
-        if let Some(at) = self.revoked_at(&gid) {
-            return Ok(summary_of_grant(&grant, &card, Some(at), now));
+        if self.revoked_at(&gid).is_some() {
+            return Ok(self.summarize(&grant, &card, now));
         }
-        let citizen = self.pairwise(&grant.claims.agency)?;
+        let citizen = self.agency_key(&grant.claims.agency)?;
         let notice = Revocation::sign(gid, grant.claims.agency.clone(), now, &citizen);
         let prov = self.prov("stopped sharing");
         self.doc.ledger_put(
@@ -357,7 +422,7 @@ impl Vault {
             &[("at", json!(now)), ("notice", b64(&notice))],
             &prov,
         )?;
-        let summary = summary_of_grant(&grant, &card, Some(now), now);
+        let summary = self.summarize(&grant, &card, now);
         let line = format!(
             "You stopped sharing with {} for '{}'. A notice asking it to delete what it holds is ready to send; decisions it already made stand.",
             summary.agency_name, summary.purpose
@@ -378,10 +443,24 @@ impl Vault {
     /// Imports a record handed over as a file: opened with the pairwise key of the agency
     /// it came from, its signature checked against the pinned card and its scope against
     /// the grant, then kept with its signed bytes under `records.<agency>`, keyed by its id.
+    /// A record already held is not written again.
     pub fn import_record(&mut self, bytes: &[u8]) -> Result<RecordSummary, VaultError> {
+        self.import_record_inner(bytes, None).map(|(r, _)| r)
+    }
+
+    /// [`Vault::import_record`], from `only` that agency if given; also says whether the
+    /// record was new.
+    pub(crate) fn import_record_inner(
+        &mut self,
+        bytes: &[u8],
+        only: Option<&AgencyId>,
+    ) -> Result<(RecordSummary, bool), VaultError> {
         let mut last_err = None;
         for agency in self.agencies() {
-            let citizen = self.pairwise(&agency.id)?;
+            if only.is_some_and(|a| *a != agency.id) {
+                continue;
+            }
+            let citizen = self.agency_key(&agency.id)?;
             let card = self.card(&agency.id)?;
             for gid in self.doc.ledger_children(&["grants", "issued"]) {
                 let Ok((grant, _)) = self.grant(&gid) else {
@@ -407,18 +486,15 @@ impl Vault {
         &mut self,
         r: twin_protocol::VerifiedRecord,
         agency: &AgencySummary,
-    ) -> Result<RecordSummary, VaultError> {
+    ) -> Result<(RecordSummary, bool), VaultError> {
         let id = r.claims.record_id.to_string();
         let path = ["records", agency.id.as_str()];
-        let summary = RecordSummary {
-            id: id.clone(),
-            agency: agency.id.clone(),
-            record_type: r.claims.record_type.clone(),
-            issued_at: r.claims.issued_at,
-            body: r.body.clone(),
-        };
         if self.doc.ledger_has(&path, &id) {
-            return Ok(summary);
+            // The first copy of a record id is kept; show that one.
+            let summary = self
+                .record_by_id(&id)?
+                .ok_or_else(|| VaultError::UnknownRecord(id.clone()))?;
+            return Ok((summary, false));
         }
         // One entry per record (its signed bytes are immutable; only `hidden` may change,
         // by writing the entry again): one Automerge operation, not six.
@@ -442,45 +518,169 @@ impl Vault {
             human_date(r.claims.issued_at)
         );
         self.commit("record-received", line, Vec::new())?;
-        Ok(summary)
+        let summary = RecordSummary {
+            id,
+            agency: agency.id.clone(),
+            record_type: r.claims.record_type,
+            issued_at: r.claims.issued_at,
+            body: r.body,
+            grant: r.claims.grant_id.to_string(),
+            verified: true,
+            problem: None,
+            hidden: false,
+        };
+        Ok((summary, true))
     }
 
-    /// Every record received, with its contents re-verified from the signed bytes.
+    /// One record as kept, re-verified from its signed bytes against the agency's pinned
+    /// card and the share it names. One that does not verify is still listed, marked,
+    /// with its contents withheld.
+    fn record_summary(
+        &self,
+        agency: &AgencyId,
+        citizen: &KeyPair,
+        card: &AgencyCard,
+        rid: &str,
+        entry: &Value,
+    ) -> RecordSummary {
+        let e = entry
+            .as_str()
+            .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(t).ok())
+            .unwrap_or_default();
+        let gid = e.get("grant").and_then(Value::as_str).unwrap_or_default();
+        let mut summary = RecordSummary {
+            id: rid.to_owned(),
+            agency: agency.clone(),
+            record_type: e
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .chars()
+                .take(64)
+                .collect(),
+            issued_at: e.get("issued_at").and_then(Value::as_i64).unwrap_or(0),
+            body: Value::Null,
+            grant: gid.chars().take(40).collect(),
+            verified: false,
+            problem: None,
+            hidden: e.get("hidden").and_then(Value::as_bool).unwrap_or(false),
+        };
+        let Some(signed) = from_b64(e.get("signed")) else {
+            summary.problem = Some("its signed copy is missing".into());
+            return summary;
+        };
+        let Ok((grant, _)) = self.grant(gid) else {
+            summary.problem = Some("the share it was sent under is not on this computer".into());
+            return summary;
+        };
+        match twin_protocol::verify_signed_record(&signed, citizen, card, &grant.claims) {
+            Ok(r) if r.claims.record_id.to_string() == rid => {
+                summary.record_type = r.claims.record_type;
+                summary.issued_at = r.claims.issued_at;
+                summary.body = r.body;
+                summary.verified = true;
+            }
+            Ok(_) => summary.problem = Some("it is kept under another record's id".into()),
+            Err(e) => summary.problem = Some(e.to_string()),
+        }
+        summary
+    }
+
+    /// Every record received, hidden ones included (marked), each re-verified from its
+    /// signed bytes; one that no longer verifies is listed as unverified, without its
+    /// contents.
     pub fn records(&mut self) -> Result<Vec<RecordSummary>, VaultError> {
         let mut out = Vec::new();
         for agency in self.agencies() {
-            let citizen = self.pairwise(&agency.id)?;
+            let citizen = self.agency_key(&agency.id)?;
             let card = self.card(&agency.id)?;
             for (rid, entry) in self.doc.ledger_get(&["records", agency.id.as_str()]) {
-                let Some(e) = entry
-                    .as_str()
-                    .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(t).ok())
-                else {
-                    continue;
-                };
-                let (Some(signed), Some(gid)) = (
-                    from_b64(e.get("signed")),
-                    e.get("grant").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
-                let Ok((grant, _)) = self.grant(gid) else {
-                    continue;
-                };
-                if let Ok(r) =
-                    twin_protocol::verify_signed_record(&signed, &citizen, &card, &grant.claims)
-                {
-                    out.push(RecordSummary {
-                        id: rid,
-                        agency: agency.id.clone(),
-                        record_type: r.claims.record_type,
-                        issued_at: r.claims.issued_at,
-                        body: r.body,
-                    });
-                }
+                out.push(self.record_summary(&agency.id, &citizen, &card, &rid, &entry));
             }
         }
         Ok(out)
+    }
+
+    fn record_by_id(&mut self, id: &str) -> Result<Option<RecordSummary>, VaultError> {
+        for agency in self.agencies() {
+            let path = ["records", agency.id.as_str()];
+            if !self.doc.ledger_has(&path, id) {
+                continue;
+            }
+            let citizen = self.agency_key(&agency.id)?;
+            let card = self.card(&agency.id)?;
+            if let Some(entry) = self.doc.ledger_get(&path).get(id) {
+                return Ok(Some(
+                    self.record_summary(&agency.id, &citizen, &card, id, entry),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Hides a record: it is kept, unaltered (a citizen can hide a record, never change
+    /// it), and listed as hidden. Returns the record.
+    pub fn hide_record(&mut self, id: &str) -> Result<RecordSummary, VaultError> {
+        self.set_hidden(id, true)
+    }
+
+    /// Shows a hidden record again.
+    pub fn unhide_record(&mut self, id: &str) -> Result<RecordSummary, VaultError> {
+        self.set_hidden(id, false)
+    }
+
+    fn set_hidden(&mut self, id: &str, hidden: bool) -> Result<RecordSummary, VaultError> {
+        let unknown = || VaultError::UnknownRecord(id.chars().take(40).collect());
+        let record = self.record_by_id(id)?.ok_or_else(unknown)?;
+        if record.hidden == hidden {
+            return Ok(record);
+        }
+        let path = ["records", record.agency.as_str()];
+        let text = self
+            .doc
+            .ledger_get(&path)
+            .get(id)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(unknown)?;
+        let mut entry: serde_json::Map<String, Value> =
+            serde_json::from_str(&text).map_err(|_| unknown())?;
+        entry.insert("hidden".into(), Value::Bool(hidden));
+        let prov = self.prov(if hidden {
+            "hid a record"
+        } else {
+            "showed a record again"
+        });
+        self.doc.ledger_put(
+            &path,
+            &[(id, Value::String(Value::Object(entry).to_string()))],
+            &prov,
+        )?;
+        let name = self
+            .card(&record.agency)
+            .map(|c| summary_of(&c).display_name())
+            .unwrap_or_else(|_| record.agency.to_string());
+        let line = if hidden {
+            format!(
+                "You hid a record ({}) from {name}. It is kept unaltered; `twin records unhide` shows it again.",
+                record.record_type
+            )
+        } else {
+            format!(
+                "You showed a hidden record ({}) from {name} again.",
+                record.record_type
+            )
+        };
+        self.commit(
+            if hidden {
+                "record-hidden"
+            } else {
+                "record-shown"
+            },
+            line,
+            Vec::new(),
+        )?;
+        Ok(RecordSummary { hidden, ..record })
     }
 }
 
@@ -517,6 +717,10 @@ fn summary_of_grant(
         issued_at: c.issued_at,
         expires_at: c.expires_at,
         state,
+        delivery: Delivery::ByHand,
+        notice: None,
+        refreshes: 0,
+        access: AccessChain::default(),
     }
 }
 

@@ -170,11 +170,14 @@ fn delete_vault_removes_keys_first_and_everything() {
     let d = dir.path().join("v");
     let (v, _) = Vault::init(&d, &pass(P)).unwrap();
     v.lock().unwrap();
-    let r = delete_vault(&d).unwrap();
+    let r = delete_vault(&d, IfSharesActive::Refuse).unwrap();
     assert!(r.removed[0].ends_with("vault.keys"));
     assert!(r.removed_folder);
     assert!(!d.exists());
-    assert!(matches!(delete_vault(&d), Err(VaultError::NoVault(_))));
+    assert!(matches!(
+        delete_vault(&d, IfSharesActive::Refuse),
+        Err(VaultError::NoVault(_))
+    ));
 }
 
 mod key_file_parsing {
@@ -231,7 +234,7 @@ mod sharing {
     };
     use twin_types::AgencyId;
 
-    fn sandbox_anchor() -> KeyPair {
+    pub(super) fn sandbox_anchor() -> KeyPair {
         let text = include_str!("../../../packaging/trust/sandbox/anchor-private.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         let mut seed = [0u8; 32];
@@ -239,7 +242,7 @@ mod sharing {
         KeyPair::from_seeds(seed, [0; 32])
     }
 
-    fn card(agency_key: &KeyPair) -> AgencyCard {
+    pub(super) fn card(agency_key: &KeyPair) -> AgencyCard {
         let now = now_ms() / 1000;
         AgencyCard {
             v: 1,
@@ -293,6 +296,8 @@ mod sharing {
                 purpose: "pension-credit-check".into(),
                 case_ref: Some("PC-1".into()),
                 duration_secs: 7 * 86_400,
+                records: Vec::new(),
+                records_secs: 0,
                 issued_at: now,
                 expires_at: now + 14 * 86_400,
             }
@@ -522,10 +527,591 @@ mod review_regressions {
         );
         // Interrupted after the key file went.
         fs::remove_file(d.join("vault.keys")).unwrap();
-        let r = delete_vault(&d).unwrap();
+        let r = delete_vault(&d, IfSharesActive::Refuse).unwrap();
         assert!(r.removed.iter().any(|p| p.ends_with("twin-1.db")));
         assert!(d.join("twin-peaks-notes.txt").exists(), "not a vault file");
         assert!(!r.removed_folder);
-        assert!(matches!(delete_vault(&d), Err(VaultError::NoVault(_))));
+        assert!(matches!(
+            delete_vault(&d, IfSharesActive::Refuse),
+            Err(VaultError::NoVault(_))
+        ));
+    }
+}
+
+/// Online exchange with an agency, with the test acting as the agency through the
+/// protocol crate's public API alone.
+mod online {
+    use super::sharing::{card, sandbox_anchor};
+    use super::*;
+    use twin_protocol::{
+        AgencyCard, AgencyView, KeyPair, Limits, Receipt, ReceiptEvent, RecordClaims,
+        UnverifiedGrant, VerifiedGrant,
+    };
+    use twin_types::{AgencyId, GrantId, MessageId};
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        d: PathBuf,
+        v: Vault,
+        card: AgencyCard,
+        key: KeyPair,
+        grant: VerifiedGrant,
+        id: GrantId,
+    }
+
+    fn now() -> i64 {
+        now_ms() / 1000
+    }
+
+    /// A vault with a date of birth and a postcode, a sandbox agency, and one share of
+    /// both with it (write-back of benefit awards allowed).
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.set("personal.date_of_birth", "1958-03-14", None).unwrap();
+        v.set("personal.address.postcode", "LS1 4AP", None).unwrap();
+        let key = KeyPair::generate();
+        let card = card(&key);
+        let trust = trust_list(None, true).unwrap();
+        v.add_agency(&card.sign("sandbox-anchor", &sandbox_anchor()).0, &trust)
+            .unwrap();
+        let shared = v
+            .share(
+                &ShareRequest {
+                    agency: card.agency.clone(),
+                    fields: vec![
+                        "personal.date_of_birth".into(),
+                        "personal.address.postcode".into(),
+                    ],
+                    purpose: "pension-credit-check".into(),
+                    duration_secs: 7 * 86_400,
+                    records: vec!["benefit-award/v1".into()],
+                    records_secs: 60 * 86_400,
+                    single_use: false,
+                },
+                &trust,
+            )
+            .unwrap();
+        let grant = {
+            let keys = [("k1".to_owned(), &key)];
+            let view = AgencyView {
+                card: &card,
+                keys: &keys,
+                limits: Limits::default(),
+            };
+            UnverifiedGrant::parse(&shared.bytes, &view.limits)
+                .unwrap()
+                .verify(&view, now(), |_, _| false, |_, _| false)
+                .unwrap()
+        };
+        let id = shared.summary.id;
+        Setup {
+            _dir: dir,
+            d,
+            v,
+            card,
+            key,
+            grant,
+            id,
+        }
+    }
+
+    impl Setup {
+        fn state(&self) -> GrantSummary {
+            self.v
+                .grants()
+                .into_iter()
+                .find(|g| g.id == self.id)
+                .unwrap()
+        }
+
+        fn access(&self, seq: u64, prev: Vec<u8>, at: i64) -> Vec<u8> {
+            Receipt {
+                v: 1,
+                agency: self.card.agency.clone(),
+                grant_id: self.id,
+                event: ReceiptEvent::Access {
+                    seq,
+                    prev,
+                    staff: "Alice Smith".into(),
+                    fields: self.grant.claims.fields.clone(),
+                    purpose: "Pension Credit check".into(),
+                },
+                at,
+            }
+            .sign("k1", &self.key)
+        }
+
+        fn deletion(&self, reason: &str, key: &KeyPair) -> Vec<u8> {
+            Receipt {
+                v: 1,
+                agency: self.card.agency.clone(),
+                grant_id: self.id,
+                event: ReceiptEvent::Deletion {
+                    reason: reason.into(),
+                },
+                at: now(),
+            }
+            .sign("k1", key)
+        }
+
+        fn log(&mut self) -> Vec<AuditEntry> {
+            self.v.audit().unwrap()
+        }
+    }
+
+    fn sha(bytes: &[u8]) -> Vec<u8> {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).to_vec()
+    }
+
+    #[test]
+    fn a_share_marked_to_send_stays_marked_until_the_agency_answers() {
+        let mut s = setup();
+        assert_eq!(s.state().delivery, Delivery::ByHand);
+        assert!(
+            s.v.grants_to_send().is_empty(),
+            "a share by hand is not sent"
+        );
+        s.v.mark_to_send(&s.id).unwrap();
+        // A failed attempt changes nothing: it is still to send, after a lock too.
+        s.v.lock().unwrap();
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        assert_eq!(s.state().delivery, Delivery::ToSend);
+        let out = s.v.grants_to_send();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].bytes, s.grant_bytes());
+        let at = now();
+        let line = s.v.grant_accepted(&s.id, at).unwrap();
+        assert!(
+            line.starts_with(
+                "Sandbox Benefits Agency (SANDBOX) received your share for 'Pension Credit check' over the internet on"
+            ),
+            "{line}"
+        );
+        assert_eq!(s.state().delivery, Delivery::Accepted { at });
+        assert!(s.v.grants_to_send().is_empty());
+        assert_eq!(s.log().last().unwrap().kind, "share-delivered");
+    }
+
+    impl Setup {
+        fn grant_bytes(&self) -> Vec<u8> {
+            let e = self.v.issued_entry(&self.id);
+            crate::sharing::from_b64(e.get("grant")).unwrap()
+        }
+    }
+
+    #[test]
+    fn a_refused_share_is_never_sent_again_and_a_stopped_one_never_sent() {
+        let mut s = setup();
+        s.v.mark_to_send(&s.id).unwrap();
+        s.v.grant_refused(
+            &s.id,
+            "grant-invalid-value",
+            "a value does not\nfit the agency's rules.",
+        )
+        .unwrap();
+        assert!(s.v.grants_to_send().is_empty());
+        assert!(matches!(
+            s.state().delivery,
+            Delivery::Refused { ref code, ref message }
+                if code == "grant-invalid-value" && message == "a value does not fit the agency's rules"
+        ));
+        assert!(
+            s.v.outstanding_shares().is_empty(),
+            "the agency does not hold it"
+        );
+
+        let mut s = setup();
+        s.v.mark_to_send(&s.id).unwrap();
+        s.v.revoke(&s.id.to_string()).unwrap();
+        assert!(
+            s.v.grants_to_send().is_empty(),
+            "a stopped share is never sent"
+        );
+        assert_eq!(s.v.notices_to_send().len(), 1, "its notice is");
+    }
+
+    #[test]
+    fn refreshes_follow_changed_values_with_rising_numbers_and_stop_when_revoked() {
+        let mut s = setup();
+        s.v.set("personal.address.postcode", "LS2 7HY", None)
+            .unwrap();
+        assert!(
+            s.v.pending_refreshes().unwrap().is_empty(),
+            "not before the agency acknowledged the share"
+        );
+        s.v.grant_accepted(&s.id, now()).unwrap();
+        s.v.set("personal.address.postcode", "LS1 4AP", None)
+            .unwrap();
+        assert!(
+            s.v.pending_refreshes().unwrap().is_empty(),
+            "the agency already has these values"
+        );
+        s.v.set("personal.address.postcode", "LS2 7HY", None)
+            .unwrap();
+        let r = s.v.pending_refreshes().unwrap().remove(0);
+        assert_eq!(r.seq, 1);
+        // The agency opens it with the protocol crate.
+        let (claims, values) =
+            twin_protocol::open_refresh(&r.bytes, &s.grant.claims, &s.key, 0, now(), 300).unwrap();
+        assert_eq!(claims.seq, 1);
+        assert_eq!(
+            values[&"personal.address.postcode".parse().unwrap()],
+            json!("LS2 7HY")
+        );
+        let line = s.v.refresh_pushed(&r).unwrap();
+        assert!(line.contains("postcode and date of birth"), "{line}");
+        assert!(!line.contains("LS2"), "no values in the log");
+        assert!(s.v.pending_refreshes().unwrap().is_empty());
+        assert_eq!(s.state().refreshes, 1);
+
+        // Another computer already used number 2: the next try takes a higher one.
+        s.v.set("personal.address.postcode", "LS3 1AA", None)
+            .unwrap();
+        let r = s.v.pending_refreshes().unwrap().remove(0);
+        assert_eq!(r.seq, 2);
+        s.v.refresh_refused(&r, "refresh-rollback", "older")
+            .unwrap();
+        let r = s.v.pending_refreshes().unwrap().remove(0);
+        assert_eq!(r.seq, 3);
+        // Values the agency refuses are not offered again until they change.
+        s.v.refresh_refused(&r, "refresh-invalid-value", "no")
+            .unwrap();
+        assert!(s.v.pending_refreshes().unwrap().is_empty());
+        s.v.set("personal.address.postcode", "LS4 2BB", None)
+            .unwrap();
+        assert_eq!(s.v.pending_refreshes().unwrap()[0].seq, 4);
+
+        // A stopped share never pushes again, whatever changes.
+        s.v.revoke(&s.id.to_string()).unwrap();
+        s.v.set("personal.address.postcode", "LS5 3CC", None)
+            .unwrap();
+        assert!(s.v.pending_refreshes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_revocation_notice_is_pending_until_the_agency_confirms_deletion() {
+        let mut s = setup();
+        s.v.grant_accepted(&s.id, now()).unwrap();
+        assert_eq!(s.v.outstanding_shares().len(), 1, "active");
+        s.v.revoke(&s.id.to_string()).unwrap();
+        assert!(matches!(s.state().state, GrantState::Stopped { .. }));
+        assert_eq!(
+            s.v.outstanding_shares().len(),
+            1,
+            "stopped, agency not told"
+        );
+        let pending = s.v.notices_to_send();
+        assert_eq!(pending.len(), 1);
+        twin_protocol::Revocation::verify(&pending[0].bytes, &s.card.agency).unwrap();
+
+        // A receipt signed by someone else is not kept, and is reported.
+        let forged = s.deletion("revoked", &KeyPair::generate());
+        let out =
+            s.v.notice_answered(&s.id, NoticeStatus::Purged, Some(&forged))
+                .unwrap();
+        assert_eq!(out.deletion_confirmed, None);
+        assert!(out.problem.is_some(), "{out:?}");
+        assert!(matches!(s.state().state, GrantState::Stopped { .. }));
+        assert!(s.v.notices_to_send().is_empty(), "the agency was told");
+        assert!(s.v.outstanding_shares().is_empty());
+
+        // The genuine receipt, from the inbox, confirms the deletion.
+        let genuine = s.deletion("revoked", &s.key);
+        let agency = s.card.agency.clone();
+        let r = s.v.import_receipt(&agency, &genuine).unwrap();
+        assert!(r.new);
+        assert!(
+            r.line.starts_with(
+                "Sandbox Benefits Agency (SANDBOX) confirmed it deleted what you shared for 'Pension Credit check' on"
+            ),
+            "{}",
+            r.line
+        );
+        assert!(
+            r.line.ends_with("because you stopped sharing."),
+            "{}",
+            r.line
+        );
+        let GrantState::Deleted {
+            reason, stopped_at, ..
+        } = s.state().state
+        else {
+            panic!("{:?}", s.state().state)
+        };
+        assert_eq!(reason, "revoked");
+        assert!(stopped_at.is_some());
+        assert!(!s.v.import_receipt(&agency, &genuine).unwrap().new);
+        assert_eq!(
+            s.log()
+                .iter()
+                .filter(|e| e.kind == "deletion-confirmed")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_notice_answered_with_a_receipt_confirms_at_once_and_survives_a_lock() {
+        let mut s = setup();
+        s.v.revoke(&s.id.to_string()).unwrap();
+        let receipt = s.deletion("revoked", &s.key);
+        let out =
+            s.v.notice_answered(&s.id, NoticeStatus::Purged, Some(&receipt))
+                .unwrap();
+        assert!(out.deletion_confirmed.is_some());
+        s.v.lock().unwrap();
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        assert!(matches!(s.state().state, GrantState::Deleted { .. }));
+        assert_eq!(
+            s.state().notice.unwrap().agency_status.as_deref(),
+            Some("purged")
+        );
+
+        // An agency that never had the share says so; that counts as told.
+        let mut s = setup();
+        s.v.revoke(&s.id.to_string()).unwrap();
+        let out =
+            s.v.notice_answered(&s.id, NoticeStatus::Remembered, None)
+                .unwrap();
+        assert!(out.line.contains("had not received that share"), "{out:?}");
+        assert!(matches!(s.state().state, GrantState::Stopped { .. }));
+        assert!(s.v.outstanding_shares().is_empty());
+    }
+
+    #[test]
+    fn access_receipts_are_kept_chained_and_gaps_reported_plainly() {
+        let mut s = setup();
+        let agency = s.card.agency.clone();
+        let t = now();
+        let r1 = s.access(1, vec![0; 32], t);
+        let r2 = s.access(2, sha(&r1), t);
+        let r4 = s.access(4, vec![7; 32], t);
+        let r5 = s.access(5, vec![9; 32], t);
+
+        let i1 = s.v.import_receipt(&agency, &r1).unwrap();
+        assert!(i1.new && i1.problems.is_empty());
+        assert!(
+            i1.line.starts_with(
+                "Sandbox Benefits Agency (SANDBOX): Alice Smith opened your postcode and date of birth for 'Pension Credit check' on"
+            ),
+            "{}",
+            i1.line
+        );
+        assert!(
+            s.v.import_receipt(&agency, &r2)
+                .unwrap()
+                .problems
+                .is_empty()
+        );
+        assert!(
+            !s.v.import_receipt(&agency, &r2).unwrap().new,
+            "deduplicated"
+        );
+
+        let i4 = s.v.import_receipt(&agency, &r4).unwrap();
+        assert_eq!(i4.problems, ["receipt 3 is missing"]);
+        assert!(
+            i4.line.contains(
+                "Warning: Sandbox Benefits Agency (SANDBOX) has not accounted for every time your data was opened: receipt 3 is missing."
+            ),
+            "{}",
+            i4.line
+        );
+        let i5 = s.v.import_receipt(&agency, &r5).unwrap();
+        assert_eq!(i5.problems, ["receipt 5 does not follow on from receipt 4"]);
+
+        let chain = s.state().access;
+        assert_eq!(chain.receipts, 4);
+        assert_eq!(chain.missing, [SeqRange { from: 3, to: 3 }]);
+        assert_eq!(chain.broken, [5]);
+        let listed: Vec<u64> =
+            s.v.access_receipts(&s.id)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect();
+        assert_eq!(listed, [1, 2, 4, 5]);
+        assert_eq!(
+            s.log()
+                .iter()
+                .filter(|e| e.kind == "access-receipt")
+                .count(),
+            4,
+            "one line per receipt"
+        );
+
+        // Forged, or about a share this vault did not make: refused, nothing kept.
+        let forged = Receipt {
+            v: 1,
+            agency: agency.clone(),
+            grant_id: s.id,
+            event: ReceiptEvent::Deletion {
+                reason: "revoked".into(),
+            },
+            at: t,
+        }
+        .sign("k1", &KeyPair::generate());
+        assert!(matches!(
+            s.v.import_receipt(&agency, &forged),
+            Err(VaultError::Receipt(_))
+        ));
+        let elsewhere = Receipt {
+            v: 1,
+            agency: agency.clone(),
+            grant_id: GrantId::random(),
+            event: ReceiptEvent::Deletion {
+                reason: "revoked".into(),
+            },
+            at: t,
+        }
+        .sign("k1", &s.key);
+        assert!(matches!(
+            s.v.import_receipt(&agency, &elsewhere),
+            Err(VaultError::Receipt(_))
+        ));
+        assert!(matches!(s.state().state, GrantState::Active));
+    }
+
+    #[test]
+    fn the_inbox_cursor_is_kept_and_imports_say_what_was_new() {
+        let mut s = setup();
+        let agency = s.card.agency.clone();
+        assert_eq!(s.v.inbox_cursor(&agency).unwrap(), 0);
+        s.v.set_inbox_cursor(&agency, 42).unwrap();
+        s.v.lock().unwrap();
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        assert_eq!(s.v.inbox_cursor(&agency).unwrap(), 42);
+
+        let request = twin_protocol::AgencyRequest {
+            v: 1,
+            request_id: MessageId::random(),
+            agency: agency.clone(),
+            fields: vec!["personal.date_of_birth".parse().unwrap()],
+            purpose: "pension-credit-check".into(),
+            case_ref: None,
+            duration_secs: 86_400,
+            records: Vec::new(),
+            records_secs: 0,
+            issued_at: now(),
+            expires_at: now() + 86_400,
+        }
+        .sign("k1", &s.key);
+        assert!(s.v.import_request_from(&agency, &request).unwrap().new);
+        assert!(!s.v.import_request_from(&agency, &request).unwrap().new);
+        let other = AgencyId::parse("sandbox-other").unwrap();
+        assert!(s.v.import_request_from(&other, &request).is_err());
+
+        let record = RecordClaims {
+            v: 1,
+            record_id: MessageId::random(),
+            record_type: "benefit-award/v1".into(),
+            agency: agency.clone(),
+            subject: s.grant.claims.citizen_sign,
+            grant_id: s.id,
+            issued_at: now(),
+            body: r#"{"award": "Pension Credit"}"#.into(),
+        }
+        .issue("k1", &s.key, &s.grant.claims.citizen_seal)
+        .unwrap();
+        let first = s.v.import_record_from(&agency, &record).unwrap();
+        assert!(first.new && first.item.verified);
+        assert!(!s.v.import_record_from(&agency, &record).unwrap().new);
+        assert_eq!(s.v.records().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_record_can_be_hidden_never_altered_and_an_unverified_one_is_marked() {
+        let mut s = setup();
+        let record = RecordClaims {
+            v: 1,
+            record_id: MessageId::random(),
+            record_type: "benefit-award/v1".into(),
+            agency: s.card.agency.clone(),
+            subject: s.grant.claims.citizen_sign,
+            grant_id: s.id,
+            issued_at: now(),
+            body: r#"{"award": "Pension Credit"}"#.into(),
+        }
+        .issue("k1", &s.key, &s.grant.claims.citizen_seal)
+        .unwrap();
+        let r = s.v.import_record(&record).unwrap();
+        assert!(r.verified && !r.hidden);
+        let hidden = s.v.hide_record(&r.id).unwrap();
+        assert!(hidden.hidden);
+        s.v.lock().unwrap();
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        let listed = s.v.records().unwrap();
+        assert!(listed[0].hidden && listed[0].verified);
+        assert_eq!(
+            listed[0].body,
+            json!({"award": "Pension Credit"}),
+            "unaltered"
+        );
+        assert!(!s.v.unhide_record(&r.id).unwrap().hidden);
+        assert!(matches!(
+            s.v.hide_record("0123"),
+            Err(VaultError::UnknownRecord(_))
+        ));
+        let kinds: Vec<String> = s.log().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&"record-hidden".to_owned()));
+        assert!(kinds.contains(&"record-shown".to_owned()));
+
+        // A record whose signed copy no longer verifies is listed, marked, contents withheld.
+        let prov = s.v.prov("test");
+        let entry = json!({"type": "benefit-award/v1", "grant": s.id.to_string(), "issued_at": now(), "signed": "AAAA", "hidden": false});
+        s.v.doc
+            .ledger_put(
+                &["records", "sandbox-benefits"],
+                &[("feedfeed", Value::String(entry.to_string()))],
+                &prov,
+            )
+            .unwrap();
+        let bad =
+            s.v.records()
+                .unwrap()
+                .into_iter()
+                .find(|r| r.id == "feedfeed")
+                .unwrap();
+        assert!(!bad.verified);
+        assert_eq!(bad.body, Value::Null);
+        assert!(bad.problem.is_some());
+    }
+
+    #[test]
+    fn deleting_the_vault_is_refused_while_an_agency_has_not_been_told() {
+        let mut s = setup();
+        assert!(
+            may_have_active_shares(&s.d),
+            "known at once, before any lock"
+        );
+        s.v.lock().unwrap();
+        assert!(may_have_active_shares(&s.d));
+        assert!(matches!(
+            delete_vault(&s.d, IfSharesActive::Refuse),
+            Err(VaultError::ActiveShares)
+        ));
+        assert!(s.d.join("vault.keys").exists(), "nothing was deleted");
+
+        // Stopped and told: deletion goes ahead without the passphrase.
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        s.v.revoke(&s.id.to_string()).unwrap();
+        s.v.lock().unwrap();
+        assert!(may_have_active_shares(&s.d), "stopped but not told");
+        s.v = Vault::unlock(&s.d, &pass(P)).unwrap();
+        s.v.notice_answered(&s.id, NoticeStatus::Remembered, None)
+            .unwrap();
+        s.v.lock().unwrap();
+        assert!(!may_have_active_shares(&s.d));
+        let r = delete_vault(&s.d, IfSharesActive::Refuse).unwrap();
+        assert!(r.removed_folder);
+
+        // Or the citizen says so explicitly.
+        let s = setup();
+        s.v.lock().unwrap();
+        delete_vault(&s.d, IfSharesActive::DeleteAnyway).unwrap();
+        assert!(!s.d.exists());
     }
 }

@@ -283,3 +283,227 @@ fn sigkill_during_single_use_redemptions_never_lets_a_grant_be_redeemed_twice() 
         answered.iter().filter(|a| **a).count()
     );
 }
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("an address").port()
+}
+
+impl Server {
+    /// Starts `serve` on `port` (the one in the card's endpoint).
+    pub fn start_on(dir: &Path, port: u16) -> Server {
+        let mut child = Command::new(agency_bin())
+            .arg("--dir")
+            .arg(dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("twin-agency serve starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::blocking::Client::new();
+        for _ in 0..400 {
+            if client
+                .get(format!("{url}/readyz"))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Server { child, url };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("twin-agency never became ready on port {port}");
+    }
+}
+
+/// The whole story, as the issue's "done when" tells it: a real agency on loopback asks;
+/// the citizen approves two of the fields asked; a named officer opens them (access
+/// receipt); the agency links its case and awards a benefit; the citizen syncs and sees
+/// both records verified and the receipt; stops sharing; the agency purges and the
+/// citizen holds its signed deletion receipt; no value is in any file of the agency.
+#[test]
+fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
+    use crate::common::{World, files_under};
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1951-07-19"]);
+    w.ok(&["set", "personal.address.postcode", "ZZ9 9QX"]);
+    w.ok(&["set", "personal.full_name", "Wilhelmina Canaryfield"]);
+
+    let dir = w.root().join("agency");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    agency(
+        &dir,
+        &[
+            "init",
+            "--name",
+            "Sandbox Benefits",
+            "--sandbox",
+            "--endpoint",
+            &url,
+        ],
+    );
+    agency(&dir, &["staff", "add", "Alice Smith"]);
+    let _server = Server::start_on(&dir, port);
+
+    w.ok(&["--sandbox", "agency", "add", &url]);
+
+    // The agency asks for three fields for its Pension Credit check; the card lists two.
+    let request_file = w.root().join("ask.twinrequest");
+    agency(
+        &dir,
+        &[
+            "request",
+            "--fields",
+            "personal.date_of_birth,personal.address.postcode,personal.full_name",
+            "--purpose",
+            "pension-credit-check",
+            "--case",
+            "PC-2026-0042",
+            "--out",
+            request_file.to_str().expect("UTF-8"),
+        ],
+    );
+    w.ok(&["--sandbox", "requests", "import", request_file.to_str().expect("UTF-8")]);
+    let requests = w.ok(&["requests", "--json"]).json();
+    assert_eq!(
+        requests[0]["over_asking"],
+        serde_json::json!(["personal.full_name"]),
+        "over-asking is flagged: {requests}"
+    );
+    let request_id = requests[0]["id"].as_str().expect("an id").to_owned();
+
+    // Approve two of the three; the share goes to the agency at once.
+    let approved = w.ok(&[
+        "--sandbox",
+        "approve",
+        &request_id,
+        "--fields",
+        "personal.date_of_birth,personal.address.postcode",
+    ]);
+    assert!(approved.stdout.contains("received your share"), "{}", approved.stdout);
+    let grants = w.ok(&["grants", "--json"]).json();
+    let grant_id = grants[0]["id"].as_str().expect("a grant id").to_owned();
+
+    // At the agency: exactly two fields, the case reference, readable now.
+    let listed: Value =
+        serde_json::from_str(&agency(&dir, &["grants", "list", "--json"])).expect("JSON");
+    assert_eq!(listed[0]["grant_id"], grant_id.as_str());
+    assert_eq!(
+        listed[0]["fields"],
+        serde_json::json!(["personal.address.postcode", "personal.date_of_birth"])
+    );
+    assert_eq!(listed[0]["case_ref"], "PC-2026-0042");
+    let shown: Value = serde_json::from_str(&agency(
+        &dir,
+        &["grants", "show", &grant_id, "--as", "Alice Smith", "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(shown["values"]["personal.date_of_birth"], "1951-07-19");
+    assert_eq!(shown["values"]["personal.address.postcode"], "ZZ9 9QX");
+    assert!(
+        shown["values"].get("personal.full_name").is_none(),
+        "trimmed away"
+    );
+    assert_eq!(shown["access_receipt"], 1);
+
+    // The agency links its case and awards the benefit.
+    agency(&dir, &["link", "--grant", &grant_id, "--case", "PC-2026-0042"]);
+    let award = w.root().join("award.json");
+    std::fs::write(
+        &award,
+        r#"{"benefit": "Pension Credit", "decision": "awarded", "amount": 218.15, "currency": "GBP", "period": "week", "effective_from": "2026-12-07"}"#,
+    )
+    .expect("a body file");
+    agency(
+        &dir,
+        &[
+            "issue",
+            "--grant",
+            &grant_id,
+            "--type",
+            "benefit-award/v1",
+            "--body",
+            award.to_str().expect("UTF-8"),
+        ],
+    );
+    // A type the grant does not allow is refused by the agency itself.
+    let refused = Command::new(agency_bin())
+        .arg("--dir")
+        .arg(&dir)
+        .args(["issue", "--grant", &grant_id, "--type", "tax/v1", "--body"])
+        .arg(&award)
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("[code: record-type-not-granted]"));
+
+    // The citizen syncs: two verified records and one access receipt, chain whole.
+    let synced = w.ok(&["--sandbox", "sync", "--json"]).json();
+    assert!(
+        synced["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["outcome"] != "failed"),
+        "{synced}"
+    );
+    let records = w.ok(&["records", "--json"]).json();
+    let mut kinds: Vec<&str> = records
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["verified"], true, "{r}");
+            r["record_type"].as_str().unwrap_or_default()
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["benefit-award/v1", "identity-link/v1"], "{records}");
+    let audit = w.ok(&["audit"]).stdout;
+    assert!(
+        audit.contains("Alice Smith opened"),
+        "the access receipt is in the activity log in plain words:\n{audit}"
+    );
+    let grants = w.ok(&["grants", "--json"]).json();
+    let g = &grants[0];
+    assert_eq!(g["id"], grant_id.as_str());
+    assert_eq!(g["access"]["receipts"], 1, "{g}");
+    assert_eq!(g["access"]["missing"], serde_json::json!([]), "{g}");
+
+    // Stop sharing: the agency confirms deletion with a signed receipt.
+    let out = w.ok(&["--sandbox", "revoke", &grant_id]);
+    assert!(out.stdout.contains("confirmed"), "{}", out.stdout);
+    let grants = w.ok(&["grants", "--json"]).json();
+    assert_eq!(grants[0]["state"]["state"], "deleted", "{}", grants[0]);
+    assert!(
+        w.ok(&["grants"]).stdout.contains("agency confirmed deletion on"),
+        "told apart from 'stopped on this computer'"
+    );
+    let listed: Value =
+        serde_json::from_str(&agency(&dir, &["grants", "list", "--json"])).expect("JSON");
+    assert_eq!(listed[0]["purge_reason"], "revoked");
+    // Staff can no longer open it.
+    let gone = Command::new(agency_bin())
+        .arg("--dir")
+        .arg(&dir)
+        .args(["grants", "show", &grant_id, "--as", "Alice Smith"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("[code: purged]"));
+
+    // No shared value, and not the name it never received, in any file of the agency.
+    for (path, bytes) in files_under(&dir) {
+        for canary in ["1951-07-19", "ZZ9 9QX", "Canaryfield"] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} found in {}",
+                path.display()
+            );
+        }
+    }
+}

@@ -31,12 +31,17 @@ struct Agency {
 
 /// A sandbox agency whose card the sandbox anchor (private key in the repository) signs.
 fn agency(id: &str, dir: &Path) -> (Agency, std::path::PathBuf) {
+    agency_at(id, dir, "http://127.0.0.1:8700")
+}
+
+/// The same, listening (or not) at `endpoint`.
+fn agency_at(id: &str, dir: &Path, endpoint: &str) -> (Agency, std::path::PathBuf) {
     let key = KeyPair::generate();
     let card = AgencyCard {
         v: 1,
         agency: AgencyId::parse(id).unwrap(),
         name: format!("Sandbox {id}"),
-        endpoint: "http://127.0.0.1:8700".into(),
+        endpoint: endpoint.into(),
         sandbox: true,
         keys: vec![CardKey {
             kid: "k1".into(),
@@ -398,6 +403,8 @@ fn an_agency_request_is_seen_trimmed_and_approved_or_declined() {
             purpose: "pension-credit-check".into(),
             case_ref: Some("PC-77".into()),
             duration_secs: 7 * 86_400,
+            records: Vec::new(),
+            records_secs: 0,
             issued_at: now(),
             expires_at: now() + 14 * 86_400,
         }
@@ -469,4 +476,190 @@ fn an_agency_request_is_seen_trimmed_and_approved_or_declined() {
         "request-refused",
     );
     w.assert_audit_intact();
+}
+
+/// A port on this computer where nothing listens.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn online_commands_with_an_agency_that_cannot_be_reached() {
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1958-03-14"]);
+    w.ok(&["set", "personal.address.postcode", "LS1 4AP"]);
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let (benefits, card) = agency_at("sandbox-benefits", w.root(), &endpoint);
+    w.ok(&["--sandbox", "agency", "add", card.to_str().unwrap()]);
+    // An address that is not https, to another computer, is refused before any request.
+    w.fails(
+        &["--sandbox", "agency", "add", "http://agency.example.org"],
+        "agency-address-refused",
+    );
+    w.fails(
+        &["--sandbox", "agency", "add", &endpoint],
+        "agency-unreachable",
+    );
+
+    // Sent now if possible; otherwise kept to send, and said so. Not a failure.
+    let file = w.root().join("share.twingrant");
+    let out = w.ok(&[
+        "--sandbox",
+        "share",
+        "--agency",
+        "sandbox-benefits",
+        "--fields",
+        FIELDS,
+        "--purpose",
+        "pension-credit-check",
+        "--expires",
+        "7d",
+        "--records",
+        "benefit-award/v1",
+        "--send",
+        "--out",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    let shared = out.json();
+    let grant_id = shared["grant_id"].as_str().unwrap().to_owned();
+    assert_eq!(shared["sent"][0]["code"], "agency-unreachable");
+    assert!(
+        shared["sent"][0]["line"]
+            .as_str()
+            .unwrap()
+            .ends_with("The next `twin sync` tries again.")
+    );
+    let grants = w.ok(&["grants", "--json"]).json();
+    assert_eq!(grants[0]["delivery"]["state"], "to-send");
+    assert!(
+        w.ok(&["grants"])
+            .stdout
+            .contains("waiting to be sent (`twin sync` sends it)")
+    );
+
+    // `twin sync` says what it could not do, and exits with a code for scripts.
+    let out = w.run(&["--sandbox", "sync"]);
+    assert!(
+        out.stdout
+            .contains("Could not reach Sandbox sandbox-benefits (SANDBOX)"),
+        "{}",
+        out.stdout
+    );
+    out.fails_with("sync-incomplete");
+    let out = w.run(&["--sandbox", "sync", "--json"]);
+    assert_eq!(out.json()["events"][0]["outcome"], "failed");
+
+    // Records: listed with whether they verify; hidden, never altered.
+    let opened = benefits.open(&fs::read(&file).unwrap()).unwrap();
+    let record = RecordClaims {
+        v: 1,
+        record_id: MessageId::random(),
+        record_type: "benefit-award/v1".into(),
+        agency: benefits.card.agency.clone(),
+        subject: opened.claims.citizen_sign,
+        grant_id: opened.claims.grant_id,
+        issued_at: now(),
+        body: r#"{"award": "Pension Credit"}"#.into(),
+    }
+    .issue("k1", &benefits.key, &opened.claims.citizen_seal)
+    .unwrap();
+    assert!(w.ok(&["records"]).stdout.contains("no records"));
+    let record_path = w.root().join("award.twinrecord");
+    fs::write(&record_path, &record).unwrap();
+    w.ok(&["records", "import", record_path.to_str().unwrap()]);
+    let listed = w.ok(&["records", "--json"]).json();
+    let rid = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["verified"], true);
+    assert_eq!(listed[0]["hidden"], false);
+    assert!(w.ok(&["records"]).stdout.contains("verified ✓"));
+    w.ok(&["records", "hide", &rid]);
+    let listed = w.ok(&["records", "--json"]).json();
+    assert_eq!(listed[0]["hidden"], true);
+    assert_eq!(
+        listed[0]["body"]["award"], "Pension Credit",
+        "kept unaltered"
+    );
+    let shown = w.ok(&["records"]).stdout;
+    assert!(
+        shown.contains("hidden") && !shown.contains("Pension Credit"),
+        "{shown}"
+    );
+    w.ok(&["records", "unhide", &rid]);
+    assert_eq!(
+        w.ok(&["records", "list", "--json"]).json()[0]["hidden"],
+        false
+    );
+    w.fails(&["records", "hide", "0123"], "unknown-record");
+
+    // The top-level request commands.
+    assert_eq!(w.ok(&["requests", "--json"]).json(), json!([]));
+    assert!(w.ok(&["requests"]).stdout.contains("No agency has asked"));
+    w.fails(
+        &["decline", "00000000000000000000000000000000"],
+        "unknown-request",
+    );
+    w.fails(
+        &["--sandbox", "approve", "00000000000000000000000000000000"],
+        "unknown-request",
+    );
+
+    // Stopping is at once; the agency is told later.
+    let out = w.ok(&["revoke", &grant_id, "--no-send"]);
+    assert!(
+        out.stdout.contains("has not been told yet"),
+        "{}",
+        out.stdout
+    );
+    let out = w.ok(&["revoke", &grant_id]);
+    assert!(
+        out.stdout.contains("Could not reach")
+            && out.stdout.contains("The next `twin sync` tries again"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        w.ok(&["grants"])
+            .stdout
+            .contains("the agency has not been told yet")
+    );
+
+    // Deleting the twin first tells the agencies; one that cannot be told stops it.
+    w.ok(&[
+        "--sandbox",
+        "share",
+        "--agency",
+        "sandbox-benefits",
+        "--fields",
+        "personal.date_of_birth",
+        "--purpose",
+        "pension-credit-check",
+        "--expires",
+        "1d",
+        "--text",
+    ]);
+    let line = w.fails(&["delete-vault", "--yes"], "active-shares");
+    assert!(line.contains("--yes-with-active-grants"), "{line}");
+    assert!(w.vault.join("vault.keys").exists(), "nothing was deleted");
+    let grants = w.ok(&["grants", "--json"]).json();
+    assert!(
+        grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["state"]["state"] == "stopped"),
+        "every share was stopped first: {grants}"
+    );
+    w.assert_audit_intact();
+    // Without the passphrase, too, the vault knows it may still be in use.
+    let mut c = w.bare();
+    c.arg("--vault")
+        .arg(&w.vault)
+        .args(["delete-vault", "--yes"]);
+    w.exec(c, None).fails_with("no-passphrase");
+    let out = w.ok(&["delete-vault", "--yes-with-active-grants"]);
+    assert!(out.stdout.contains("Your twin was deleted"));
+    assert!(!w.vault.exists());
 }
