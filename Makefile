@@ -29,6 +29,8 @@ unit:
 	cargo test --locked --workspace
 	# The protocol's test vectors must be exactly what the generator makes.
 	cargo run --locked -q -p twin-protocol --features test-vectors --example gen_vectors -- --check
+	# So must the backup format's.
+	cargo run --locked -q -p twin-backup --features test-vectors --example gen_vectors -- --check
 
 ## bench: criterion benchmarks; results go in docs/benchmarks.md by hand.
 bench: deps

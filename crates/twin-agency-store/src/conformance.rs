@@ -63,6 +63,7 @@ macro_rules! __conformance_body {
                 claims: c.clone(),
                 values: zeroize::Zeroizing::new(values.as_bytes().to_vec()),
                 at: 150,
+                nonce: None,
             }
         }
 
@@ -101,6 +102,20 @@ macro_rules! __conformance_body {
                     .unwrap()
                     .is_empty()
             );
+        }
+
+        #[test]
+        fn a_grant_id_held_for_one_signer_is_not_taken_by_another() {
+            let (_t, s) = store();
+            let c = claims(false, 1000);
+            s.redeem(new(&c, "{}")).unwrap();
+            let mut other = claims(false, 1000);
+            other.grant_id = c.grant_id;
+            assert!(matches!(
+                s.redeem(new(&other, "{}")),
+                Err(StoreError::Exists(_))
+            ));
+            assert!(!s.was_redeemed(&c.grant_id, &other.citizen_sign).unwrap());
         }
 
         #[test]
@@ -227,6 +242,30 @@ macro_rules! __conformance_body {
                 s.refresh(&twin_types::GrantId::random(), 1, Default::default(), 1),
                 Err(StoreError::NotFound(_))
             ));
+        }
+
+        #[test]
+        fn a_redemption_spends_its_request_nonce_in_the_same_commit() {
+            let (_t, s) = store();
+            let anyone = twin_protocol::SignPublic([0; 32]);
+            let mut g = new(&claims(false, 1000), "{}");
+            g.nonce = Some(("n-redeem".into(), 10_000));
+            assert!(!s.nonce_used(&anyone, "n-redeem").unwrap());
+            s.redeem(g).unwrap();
+            assert!(s.nonce_used(&anyone, "n-redeem").unwrap());
+            let mut again = new(&claims(false, 1000), "{}");
+            again.nonce = Some(("n-redeem".into(), 10_000));
+            let id = again.claims.grant_id;
+            assert_eq!(s.redeem(again), Err(StoreError::NonceReused));
+            assert!(
+                s.grant(&id).unwrap().is_none(),
+                "nothing kept from a replayed request"
+            );
+            // A nonce spent elsewhere is refused here too.
+            assert!(s.use_nonce(&anyone, "n-other", 10_000, 150).unwrap());
+            let mut third = new(&claims(false, 1000), "{}");
+            third.nonce = Some(("n-other".into(), 10_000));
+            assert_eq!(s.redeem(third), Err(StoreError::NonceReused));
         }
 
         #[test]

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// A single-use grant already redeemed.
     #[error("this single-use grant has already been used")]
     Replayed,
+    /// The request's nonce was already used (a replayed request).
+    #[error("this request was already received (replay)")]
+    NonceReused,
     /// No such grant here.
     #[error("no grant {0} here")]
     NotFound(String),
@@ -71,6 +74,9 @@ pub struct NewGrant {
     pub values: Zeroizing<Vec<u8>>,
     /// When it was redeemed.
     pub at: i64,
+    /// The nonce of the signed request that brought it, with when it may be forgotten:
+    /// spent in the same commit as the grant (one commit per redemption, not two).
+    pub nonce: Option<(String, i64)>,
 }
 
 /// What redeeming did.
@@ -166,7 +172,10 @@ pub type SignReceipt = std::sync::Arc<dyn Fn(u64, [u8; 32]) -> Vec<u8> + Send + 
 /// disk. Implementations must pass [`conformance_tests!`].
 pub trait AgencyStore: Send + Sync + 'static {
     /// Keeps a verified grant, unless (in the same transaction) a revocation by the same
-    /// signer is known (`Revoked`) or it is single-use and already held (`Replayed`).
+    /// signer is known (`Revoked`), it is single-use and already held (`Replayed`), or
+    /// its request nonce was used before (`NonceReused`, checked first; the nonce is
+    /// spent in the same transaction, under the all-zero signer like `use_nonce` callers
+    /// that share one namespace).
     fn redeem(&self, grant: NewGrant) -> Result<Redeemed, StoreError>;
     /// Replaces a held grant's values with a refresh numbered `seq`, which must be above
     /// the last one (`Rollback`); refused for revoked or purged grants.
@@ -219,6 +228,8 @@ pub trait AgencyStore: Send + Sync + 'static {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Whether a nonce was already used by this signer (a read; nothing is spent).
+    fn nonce_used(&self, signer: &SignPublic, nonce: &str) -> Result<bool, StoreError>;
     /// Posts an item to a citizen's inbox.
     fn post(
         &self,

@@ -426,6 +426,21 @@ fn purge_in(
 impl AgencyStore for SqliteStore {
     fn redeem(&self, grant: NewGrant) -> Result<Redeemed, StoreError> {
         self.write(move |ctx| {
+            if let Some((nonce, expires_at)) = &grant.nonce {
+                ctx.main
+                    .execute("DELETE FROM nonces WHERE expires_at < ?1", [grant.at])
+                    .map_err(err)?;
+                let fresh = ctx
+                    .main
+                    .execute(
+                        "INSERT OR IGNORE INTO nonces (signer, nonce, expires_at) VALUES (?1, ?2, ?3)",
+                        params![vec![0u8; 32], nonce, expires_at],
+                    )
+                    .map_err(err)?;
+                if fresh == 0 {
+                    return Err(StoreError::NonceReused);
+                }
+            }
             let id = grant.claims.grant_id.to_string();
             let signer = hex(&grant.claims.citizen_sign);
             let revoked: bool = ctx
@@ -718,6 +733,16 @@ impl AgencyStore for SqliteStore {
                 )
                 .map_err(err)?;
             Ok(n == 1)
+        })
+    }
+
+    fn nonce_used(&self, signer: &SignPublic, nonce: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM nonces WHERE signer = ?1 AND nonce = ?2)",
+                params![hex(signer), nonce],
+                |r| r.get(0),
+            )
         })
     }
 

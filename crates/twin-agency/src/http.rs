@@ -87,6 +87,7 @@ impl From<ServiceError> for ApiError {
             E::Grant(GrantError::Replayed | GrantError::Revoked)
             | E::Refresh(RefreshError::Rollback)
             | E::RefreshRevoked
+            | E::GrantIdTaken
             | E::Purged { .. }
             | E::Revoked(_) => StatusCode::CONFLICT,
             E::RequestSig(_)
@@ -197,11 +198,53 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = serve_connections(listener, app, limits, shutdown).await;
     purge_task.abort();
     result
+}
+
+/// Accepts connections until `shutdown`, each served by hyper with a header timeout (a
+/// client that never finishes its headers is cut off, as one that never finishes its body
+/// is by `read_body`); then lets open connections finish, for at most 10 seconds.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.body_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
 }
 
 async fn log_request(req: Request, next: Next) -> Response {
@@ -305,11 +348,13 @@ fn signed_headers(h: &HeaderMap) -> Result<SignedHeaders, ApiError> {
 }
 
 /// Reads, bounds and verifies a signed citizen request, then runs `work` on the blocking
-/// pool with the verified signer.
+/// pool with the verified request. With `spend`, the nonce is spent first; without, `work`
+/// must spend it in its own commit.
 async fn signed<T: Send + 'static>(
     s: AppState,
     req: Request,
-    work: impl FnOnce(&Agency, &twin_protocol::SignPublic, &[u8]) -> Result<T, ServiceError>
+    spend: bool,
+    work: impl FnOnce(&Agency, &twin_protocol::VerifiedRequest, &[u8]) -> Result<T, ServiceError>
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
@@ -320,8 +365,8 @@ async fn signed<T: Send + 'static>(
     let method = parts.method.as_str().to_owned();
     let agency = Arc::clone(&s.agency);
     tokio::task::spawn_blocking(move || {
-        let v = agency.check_signed(&method, &path, &bytes, &headers)?;
-        work(&agency, &v.signer, &bytes)
+        let v = agency.check_signed(&method, &path, &bytes, &headers, spend)?;
+        work(&agency, &v, &bytes)
     })
     .await
     .map_err(|_| {
@@ -335,7 +380,7 @@ async fn signed<T: Send + 'static>(
 }
 
 async fn post_grant(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let answer = signed(s, req, |a, signer, body| a.redeem(body, Some(signer))).await?;
+    let answer = signed(s, req, false, |a, v, body| a.redeem_request(body, v)).await?;
     let status = if answer.again {
         StatusCode::OK
     } else {
@@ -360,12 +405,15 @@ async fn post_refresh(
     let id: GrantId = grant_id
         .parse()
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such grant here"))?;
-    let seq = signed(s, req, move |a, signer, body| a.refresh(&id, body, signer)).await?;
+    let seq = signed(s, req, true, move |a, v, body| {
+        a.refresh(&id, body, &v.signer)
+    })
+    .await?;
     Ok(axum::Json(json!({"grant_id": id.to_string(), "seq": seq})).into_response())
 }
 
 async fn post_revocation(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let (id, receipt) = signed(s, req, |a, signer, body| a.revoke(body, Some(signer))).await?;
+    let (id, receipt) = signed(s, req, true, |a, v, body| a.revoke(body, Some(&v.signer))).await?;
     Ok(axum::Json(json!({
         "grant_id": id.to_string(),
         "status": if receipt.is_some() { "purged" } else { "remembered" },
@@ -375,14 +423,14 @@ async fn post_revocation(State(s): State<AppState>, req: Request) -> Result<Resp
 }
 
 async fn post_inbox(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let page = signed(s, req, |a, signer, body| {
+    let page = signed(s, req, true, |a, request, body| {
         let v: Value = serde_json::from_slice(body)
             .map_err(|_| ServiceError::Invalid("the body must be JSON {\"after\": N}".into()))?;
         let after = v
             .get("after")
             .and_then(Value::as_u64)
             .ok_or_else(|| ServiceError::Invalid("the body must be JSON {\"after\": N}".into()))?;
-        a.inbox(signer, after)
+        a.inbox(&request.signer, after)
     })
     .await?;
     let items: Vec<Value> = page

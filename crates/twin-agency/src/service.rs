@@ -54,6 +54,9 @@ pub enum ServiceError {
     /// A request signature failed a check.
     #[error("{0}")]
     RequestSig(#[from] RequestSigError),
+    /// Another citizen's grant already has this id (ids are random: someone copied it).
+    #[error("a grant with this id is already held for another citizen; make a new share")]
+    GrantIdTaken,
     /// Signed by another key than the one the message is about.
     #[error("this message is signed by another key than the one it is about")]
     SignerMismatch,
@@ -163,6 +166,7 @@ impl ServiceError {
                 _ => "bad-request-signature",
             }
             .into(),
+            E::GrantIdTaken => "grant-id-taken".into(),
             E::SignerMismatch => "signer-mismatch".into(),
             E::NotFound(_) => "not-found".into(),
             E::Purged { .. } => "purged".into(),
@@ -356,14 +360,16 @@ impl Agency {
         }))
     }
 
-    /// Checks a citizen's signed HTTP request: digest, time, signature, then spends its
-    /// nonce durably.
+    /// Checks a citizen's signed HTTP request: digest, time, signature, and that its nonce
+    /// is new. With `spend`, the nonce is spent durably now; without, the caller spends
+    /// it in the commit of the work it protects (see [`Agency::redeem_request`]).
     pub fn check_signed(
         &self,
         method: &str,
         path: &str,
         body: &[u8],
         headers: &SignedHeaders,
+        spend: bool,
     ) -> Result<VerifiedRequest, ServiceError> {
         let now = self.now();
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
@@ -375,11 +381,14 @@ impl Agency {
             headers,
             now,
             MAX_REQUEST_SKEW_SECS,
-            |nonce| match self
-                .store
-                .use_nonce(&anyone, nonce, now + 2 * MAX_REQUEST_SKEW_SECS, now)
-            {
-                Ok(fresh) => !fresh,
+            |nonce| match if spend {
+                self.store
+                    .use_nonce(&anyone, nonce, Self::nonce_expiry(now), now)
+                    .map(|fresh| !fresh)
+            } else {
+                self.store.nonce_used(&anyone, nonce)
+            } {
+                Ok(seen) => seen,
                 Err(e) => {
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     true
@@ -392,12 +401,38 @@ impl Agency {
         Ok(verified?)
     }
 
+    /// Until when a nonce is remembered: past it, the request is refused as stale anyway.
+    fn nonce_expiry(now: i64) -> i64 {
+        now + 2 * MAX_REQUEST_SKEW_SECS
+    }
+
+    /// Redeems a grant that came in a signed request checked without spending its nonce:
+    /// the nonce is spent in the grant's own commit, so a redemption waits for one commit,
+    /// not two. A refused grant spends nothing (sending it again is refused again).
+    pub fn redeem_request(
+        &self,
+        bytes: &[u8],
+        request: &VerifiedRequest,
+    ) -> Result<RedeemAnswer, ServiceError> {
+        let nonce = (request.nonce.clone(), Self::nonce_expiry(self.now()));
+        self.redeem_inner(bytes, Some(&request.signer), Some(nonce))
+    }
+
     /// Verifies and keeps a grant. `signer`, when the grant came over HTTP, must be the
     /// grant's own pairwise key. Nothing is stored from a refused grant.
     pub fn redeem(
         &self,
         bytes: &[u8],
         signer: Option<&SignPublic>,
+    ) -> Result<RedeemAnswer, ServiceError> {
+        self.redeem_inner(bytes, signer, None)
+    }
+
+    fn redeem_inner(
+        &self,
+        bytes: &[u8],
+        signer: Option<&SignPublic>,
+        nonce: Option<(String, i64)>,
     ) -> Result<RedeemAnswer, ServiceError> {
         let now = self.now();
         let unverified = UnverifiedGrant::parse(bytes, &self.limits)?;
@@ -445,10 +480,13 @@ impl Agency {
                 claims: claims.clone(),
                 values,
                 at: now,
+                nonce,
             })
             .map_err(|e| match e {
                 StoreError::Revoked => ServiceError::Grant(GrantError::Revoked),
                 StoreError::Replayed => ServiceError::Grant(GrantError::Replayed),
+                StoreError::Exists(_) => ServiceError::GrantIdTaken,
+                StoreError::NonceReused => ServiceError::RequestSig(RequestSigError::Replayed),
                 e => e.into(),
             })?;
         tracing::info!(grant = %claims.grant_id, again = outcome == Redeemed::Again, "grant redeemed");

@@ -77,7 +77,9 @@ pub enum RequestError {
     #[error("this request has lapsed; the agency must ask again")]
     Expired,
     /// Asks to send back a record type its card does not list.
-    #[error("this request asks to send back records of a type the agency's card does not list: {0}")]
+    #[error(
+        "this request asks to send back records of a type the agency's card does not list: {0}"
+    )]
     UnknownRecordType(String),
 }
 
@@ -127,7 +129,9 @@ impl AgencyRequest {
             .iter()
             .find(|t| !card.record_types.contains(t))
         {
-            return Err(RequestError::UnknownRecordType(t.chars().take(64).collect()));
+            return Err(RequestError::UnknownRecordType(
+                t.chars().take(64).collect(),
+            ));
         }
         let over_asking = request
             .fields

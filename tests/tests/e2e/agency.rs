@@ -368,7 +368,12 @@ fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
             request_file.to_str().expect("UTF-8"),
         ],
     );
-    w.ok(&["--sandbox", "requests", "import", request_file.to_str().expect("UTF-8")]);
+    w.ok(&[
+        "--sandbox",
+        "requests",
+        "import",
+        request_file.to_str().expect("UTF-8"),
+    ]);
     let requests = w.ok(&["requests", "--json"]).json();
     assert_eq!(
         requests[0]["over_asking"],
@@ -385,7 +390,11 @@ fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
         "--fields",
         "personal.date_of_birth,personal.address.postcode",
     ]);
-    assert!(approved.stdout.contains("received your share"), "{}", approved.stdout);
+    assert!(
+        approved.stdout.contains("received your share"),
+        "{}",
+        approved.stdout
+    );
     let grants = w.ok(&["grants", "--json"]).json();
     let grant_id = grants[0]["id"].as_str().expect("a grant id").to_owned();
 
@@ -412,7 +421,10 @@ fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
     assert_eq!(shown["access_receipt"], 1);
 
     // The agency links its case and awards the benefit.
-    agency(&dir, &["link", "--grant", &grant_id, "--case", "PC-2026-0042"]);
+    agency(
+        &dir,
+        &["link", "--grant", &grant_id, "--case", "PC-2026-0042"],
+    );
     let award = w.root().join("award.json");
     std::fs::write(
         &award,
@@ -481,7 +493,9 @@ fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
     let grants = w.ok(&["grants", "--json"]).json();
     assert_eq!(grants[0]["state"]["state"], "deleted", "{}", grants[0]);
     assert!(
-        w.ok(&["grants"]).stdout.contains("agency confirmed deletion on"),
+        w.ok(&["grants"])
+            .stdout
+            .contains("agency confirmed deletion on"),
         "told apart from 'stopped on this computer'"
     );
     let listed: Value =
@@ -506,4 +520,84 @@ fn request_approve_open_link_award_sync_revoke_and_deletion_receipt() {
             );
         }
     }
+}
+
+/// The agency is down while the citizen shares, and again while they stop sharing: local
+/// state is right at once, and the next `twin sync` with the agency back delivers both.
+#[test]
+fn agency_down_during_send_and_revoke_then_sync_delivers_both() {
+    use crate::common::World;
+    let w = World::new();
+    w.init();
+    w.ok(&["set", "personal.date_of_birth", "1951-07-19"]);
+    let dir = w.root().join("agency");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    agency(
+        &dir,
+        &[
+            "init",
+            "--name",
+            "Sandbox Benefits",
+            "--sandbox",
+            "--endpoint",
+            &url,
+        ],
+    );
+    let mut server = Server::start_on(&dir, port);
+    w.ok(&["--sandbox", "agency", "add", &url]);
+    server.kill();
+
+    // Down: the share is made and kept to send; nothing reached the agency.
+    let shared = w
+        .ok(&[
+            "--sandbox",
+            "share",
+            "--agency",
+            "sandbox-benefits",
+            "--fields",
+            "personal.date_of_birth",
+            "--purpose",
+            "pension-credit-check",
+            "--expires",
+            "7d",
+            "--send",
+            "--json",
+        ])
+        .json();
+    assert_eq!(shared["sent"][0]["code"], "agency-unreachable", "{shared}");
+    let grant_id = shared["grant_id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        w.ok(&["grants", "--json"]).json()[0]["delivery"]["state"],
+        "to-send"
+    );
+
+    // Up again: sync sends it.
+    let server = Server::start_on(&dir, port);
+    w.ok(&["--sandbox", "sync"]);
+    let listed: Value =
+        serde_json::from_str(&agency(&dir, &["grants", "list", "--json"])).expect("JSON");
+    assert_eq!(listed[0]["grant_id"], grant_id.as_str());
+    drop(server);
+
+    // Down: stopping works at once on this computer; the notice waits.
+    let out = w.ok(&["--sandbox", "revoke", &grant_id]);
+    assert!(out.stdout.contains("next `twin sync`"), "{}", out.stdout);
+    let g = &w.ok(&["grants", "--json"]).json()[0];
+    assert_eq!(g["state"]["state"], "stopped", "{g}");
+    assert!(
+        w.ok(&["grants"])
+            .stdout
+            .contains("stopped on this computer"),
+        "not yet confirmed by the agency"
+    );
+
+    // Up again: sync sends the notice; the agency purges and the receipt comes back.
+    let _server = Server::start_on(&dir, port);
+    w.ok(&["--sandbox", "sync"]);
+    let g = &w.ok(&["grants", "--json"]).json()[0];
+    assert_eq!(g["state"]["state"], "deleted", "{g}");
+    let listed: Value =
+        serde_json::from_str(&agency(&dir, &["grants", "list", "--json"])).expect("JSON");
+    assert_eq!(listed[0]["purge_reason"], "revoked");
 }
