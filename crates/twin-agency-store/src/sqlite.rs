@@ -337,6 +337,15 @@ fn sign_public(bytes: Vec<u8>) -> Option<SignPublic> {
     <[u8; 32]>::try_from(bytes.as_slice()).ok().map(SignPublic)
 }
 
+/// Whether a revocation by `signer` is known for grant `id`.
+fn revoked(c: &Connection, id: &str, signer: &[u8]) -> Result<bool, StoreError> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM revocations WHERE grant_id = ?1 AND signer = ?2)",
+    )
+    .and_then(|mut st| st.query_row(params![id, signer], |r| r.get(0)))
+    .map_err(err)
+}
+
 fn grant_key(keys: &Connection, id: &str) -> Result<Option<Zeroizing<[u8; 32]>>, StoreError> {
     let k: Option<Vec<u8>> = keys
         .query_row(
@@ -443,15 +452,7 @@ impl AgencyStore for SqliteStore {
             }
             let id = grant.claims.grant_id.to_string();
             let signer = hex(&grant.claims.citizen_sign);
-            let revoked: bool = ctx
-                .main
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM revocations WHERE grant_id = ?1 AND signer = ?2)",
-                    params![id, signer],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            if revoked {
+            if revoked(ctx.main, &id, &signer)? {
                 return Err(StoreError::Revoked);
             }
             let held: Option<(Vec<u8>, bool)> = ctx
@@ -524,15 +525,7 @@ impl AgencyStore for SqliteStore {
                 .optional()
                 .map_err(err)?;
             let (signer, last, purged) = row.ok_or_else(|| StoreError::NotFound(id.clone()))?;
-            let revoked: bool = ctx
-                .main
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM revocations WHERE grant_id = ?1 AND signer = ?2)",
-                    params![id, signer],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            if revoked {
+            if revoked(ctx.main, &id, &signer)? {
                 return Err(StoreError::Revoked);
             }
             if let Some(t) = purged {

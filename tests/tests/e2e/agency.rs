@@ -111,9 +111,13 @@ impl Server {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        let url = format!("http://{addr}");
+        Server::ready(child, format!("http://{addr}"))
+    }
+
+    /// Waits until `/readyz` says so; kills the child and panics if it never does.
+    fn ready(mut child: Child, url: String) -> Server {
         let client = reqwest::blocking::Client::new();
-        for _ in 0..200 {
+        for _ in 0..400 {
             if client
                 .get(format!("{url}/readyz"))
                 .send()
@@ -125,7 +129,7 @@ impl Server {
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("twin-agency never became ready");
+        panic!("twin-agency never became ready at {url}");
     }
 
     /// SIGKILL, now.
@@ -293,7 +297,7 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts `serve` on `port` (the one in the card's endpoint).
     pub fn start_on(dir: &Path, port: u16) -> Server {
-        let mut child = Command::new(agency_bin())
+        let child = Command::new(agency_bin())
             .arg("--dir")
             .arg(dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -301,21 +305,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("twin-agency serve starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let client = reqwest::blocking::Client::new();
-        for _ in 0..400 {
-            if client
-                .get(format!("{url}/readyz"))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Server { child, url };
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("twin-agency never became ready on port {port}");
+        Server::ready(child, format!("http://127.0.0.1:{port}"))
     }
 }
 
