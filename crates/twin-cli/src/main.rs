@@ -4,6 +4,7 @@
 //! passphrases, asks for confirmation, and prints. See `docs/cli.md` for the contract.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod input;
 mod output;
 
@@ -259,6 +260,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Backups: export your twin to a file, restore it, or check a backup (support staff)
+    #[command(
+        after_help = "Examples:\n  twin backup export my-twin.twinbackup\n  twin backup restore my-twin.twinbackup --into ~/twin\n  twin backup verify my-twin.twinbackup     (no passphrase needed)\n  twin backup inspect my-twin.twinbackup    (no passphrase needed)\n  twin backup list"
+    )]
+    Backup {
+        #[command(subcommand)]
+        action: backup::BackupAction,
+    },
+    /// Fields changed on two computers at once, with the values to choose between
+    Conflicts {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The computers that have written to your twin
+    Devices {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete your twin from this computer for good (the right to be forgotten)
     #[command(
         after_help = "If shares are still active, they are stopped first and each agency is told to delete what it holds (this needs your passphrase): once your twin is gone, its keys are gone too, and a share could never be stopped. If an agency cannot be reached, nothing is deleted, unless you add --yes-with-active-grants."
@@ -503,6 +524,50 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output::print_recovery_code(&code.0, &dir);
             v.lock()?;
         }
+        Command::Backup { action } => backup::run(action, &dir, &mut secrets)?,
+        Command::Conflicts { json } => {
+            let v = open(&dir, &mut secrets)?;
+            let c = v.conflicts();
+            v.lock()?;
+            if json {
+                let list: Vec<Value> = c
+                    .iter()
+                    .map(|(p, vals)| json!({"path": p.to_string(), "values": vals}))
+                    .collect();
+                print_json(&list);
+            } else if c.is_empty() {
+                println!("No conflicts: every field holds one value.");
+            } else {
+                println!(
+                    "These fields were changed on two computers at once. Choose a value with `twin set PATH VALUE`:"
+                );
+                for (p, vals) in &c {
+                    let shown: Vec<String> = vals.iter().map(output::plain).collect();
+                    println!("  {p}: {}", shown.join("  |  "));
+                }
+            }
+        }
+        Command::Devices { json } => {
+            let v = open(&dir, &mut secrets)?;
+            let (all, me) = v.devices();
+            v.lock()?;
+            if json {
+                print_json(&json!({"devices": all, "this_computer": me}));
+            } else {
+                println!("Computers that have written to your twin:");
+                for (i, d) in all.iter().enumerate() {
+                    let name = if *d == me {
+                        "this computer".to_owned()
+                    } else {
+                        format!("computer {}", i + 1)
+                    };
+                    println!("  {name:<16} {d}");
+                }
+                if !all.contains(&me) {
+                    println!("  {:<16} {me} (has not written yet)", "this computer");
+                }
+            }
+        }
         Command::Status { unlock, json } => {
             if unlock {
                 let mut v = open(&dir, &mut secrets)?;
@@ -517,6 +582,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     println!("Categories in use:        {}", cats.join(", "));
                     println!("Changes in history:       {}", s.changes);
                     println!("Computers that wrote it:  {}", s.devices);
+                    println!("Backup fingerprint:       {}", s.backup_fingerprint);
+                    println!("Backups exported:         {}", s.backups);
                     if !s.erased_paths.is_empty() {
                         println!("Erased (values gone):     {}", s.erased_paths.join(", "));
                     }
@@ -707,8 +774,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             let mut v = open(&dir, &mut secrets)?;
+            let backups = v.backups()?;
             let r = v.erase(&path)?;
             v.lock()?;
+            print_backups_still_hold(&backups);
             println!(
                 "Erased {} ({} field(s) held a value). The old database file was destroyed with its key; your twin now lives in {}.",
                 r.path,
@@ -1093,6 +1162,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Checks a path before asking the citizen to confirm anything about it.
+/// After an erasure: the backups this vault exported still hold the erased value.
+fn print_backups_still_hold(backups: &[twin_vault::BackupRecord]) {
+    let there: Vec<_> = backups.iter().filter(|b| b.path.exists()).collect();
+    if there.is_empty() {
+        return;
+    }
+    println!(
+        "These backups you exported still hold what you erased; delete them if you no longer need them:"
+    );
+    for b in there {
+        println!(
+            "  {}  {}",
+            twin_vault::human_time(b.created_ms),
+            b.path.display()
+        );
+    }
+}
+
 fn twin_schema_known(path: &str) -> Result<(), Failure> {
     twin_vault::check_path(path).map_err(Failure::from)
 }

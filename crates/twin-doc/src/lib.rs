@@ -439,6 +439,39 @@ impl TwinDoc {
         keys
     }
 
+    /// Merges every change of `other` that this document lacks (a CRDT merge: edits made
+    /// on both sides survive; concurrent edits of one field become a conflict that
+    /// [`TwinDoc::conflicts`] lists). Both must share an ancestor (the same lineage), or
+    /// their maps would be separate objects. Returns how many changes were new here.
+    pub fn merge(&mut self, other: &mut TwinDoc) -> Result<usize, DocError> {
+        let before = self.change_count();
+        self.doc.merge(&mut other.doc)?;
+        Ok(self.change_count() - before)
+    }
+
+    /// Fields holding more than one distinct value (two computers changed them at once),
+    /// with every value; the last is the one shown by default.
+    pub fn conflicts(&self) -> Vec<(FieldPath, Vec<Value>)> {
+        Catalog::get()
+            .fields()
+            .filter_map(|f| {
+                let all = self.get_all(f);
+                let distinct = all.iter().skip(1).any(|v| v != &all[0]);
+                distinct.then(|| (f.path().clone(), all))
+            })
+            .collect()
+    }
+
+    /// This computer's Automerge actor id, hex.
+    pub fn actor_hex(&self) -> String {
+        self.doc.get_actor().to_hex_string()
+    }
+
+    /// The time of the last edit of `path` (ms), if it was ever edited.
+    pub fn last_edit_ms(&self, path: &FieldPath) -> Option<i64> {
+        self.history(path).last().map(|h| h.at_ms)
+    }
+
     /// The computers (Automerge actor ids, hex) that have written to this twin.
     pub fn devices(&self) -> Vec<String> {
         let mut actors: Vec<String> = self

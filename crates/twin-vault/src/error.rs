@@ -104,6 +104,23 @@ pub enum VaultError {
         "your twin was not deleted: some of your shares are still active and their agencies have not confirmed they were told to stop. Once your twin is deleted you can never stop them. Run `twin delete-vault` again when the agencies can be reached (it sends the notices first), or add --yes-with-active-grants to delete anyway"
     )]
     ActiveShares,
+    /// A backup of another vault, refused.
+    #[error(
+        "this backup belongs to another vault (fingerprint {fingerprint}), so nothing was restored. If you really want its contents in this twin, add --other-identity"
+    )]
+    OtherIdentity {
+        /// The backup's fingerprint, short form.
+        fingerprint: String,
+    },
+    /// A backup that cannot be opened.
+    #[error(transparent)]
+    BackupOpen(#[from] twin_backup::OpenError),
+    /// A backup whose header cannot be read.
+    #[error(transparent)]
+    BackupInspect(#[from] twin_backup::InspectError),
+    /// A backup that could not be written.
+    #[error("{0}; no backup file was left behind")]
+    BackupWrite(#[from] twin_backup::WriteError),
     /// A database error.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -166,6 +183,27 @@ impl VaultError {
             VaultError::UnknownRecord(_) => "unknown-record",
             VaultError::Receipt(_) => "receipt-refused",
             VaultError::ActiveShares => "active-shares",
+            VaultError::OtherIdentity { .. } => "other-identity",
+            VaultError::BackupOpen(e) => match e {
+                twin_backup::OpenError::WrongPassphrase => "wrong-passphrase",
+                twin_backup::OpenError::WrongRecoveryCode => "wrong-recovery-code",
+                twin_backup::OpenError::NewerVersion { .. } => "newer-format",
+                twin_backup::OpenError::NotABackup => "not-a-backup",
+                twin_backup::OpenError::Io(_) => "io-error",
+                _ => "backup-damaged",
+            },
+            VaultError::BackupInspect(e) => match e {
+                twin_backup::InspectError::NewerVersion { .. } => "newer-format",
+                twin_backup::InspectError::NotABackup => "not-a-backup",
+                twin_backup::InspectError::Io(_) => "io-error",
+                _ => "backup-damaged",
+            },
+            VaultError::BackupWrite(twin_backup::WriteError::Io { source, .. })
+                if source.raw_os_error() == Some(28) =>
+            {
+                "disk-full"
+            }
+            VaultError::BackupWrite(_) => "backup-write-failed",
         }
     }
 }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backup;
 mod error;
 mod exchange;
 mod keyfile;
@@ -37,6 +38,10 @@ use twin_store::{Batch, Store};
 use twin_types::{Category, FieldPath, LineageId, VaultId};
 
 pub use audit::{AuditEntry, AuditReport};
+pub use backup::{
+    BackupRecord, ExportReport, HeaderFacts, InspectError, Progress, RestoreMode, RestoreReport,
+    RestoreUnlock, VerifyError, VerifyReport, holds_vault, inspect, restore_backup, verify,
+};
 pub use error::VaultError;
 pub use exchange::{
     AccessChain, AccessReceipt, Delivery, Imported, NoticeOutcome, NoticeState, NoticeStatus,
@@ -47,6 +52,7 @@ pub use sharing::{
     AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
     trust_list,
 };
+pub use twin_backup::Fingerprint;
 pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
 pub use twin_protocol::{KeyPair, TrustList};
@@ -141,6 +147,11 @@ pub struct Status {
     pub changes: usize,
     /// Computers that have written to the twin.
     pub devices: usize,
+    /// The fingerprint every backup of this vault carries (short form), for support
+    /// staff to compare with `twin backup inspect`.
+    pub backup_fingerprint: String,
+    /// Backups this vault exported.
+    pub backups: usize,
 }
 
 /// What an import changed.
@@ -672,6 +683,18 @@ impl Vault {
         Ok(self.doc.get_all(Catalog::get().field(path)?))
     }
 
+    /// Fields that two computers changed at once, each with its values to choose from
+    /// (`twin set` with the chosen value settles it).
+    pub fn conflicts(&self) -> Vec<(FieldPath, Vec<Value>)> {
+        self.doc.conflicts()
+    }
+
+    /// The computers (Automerge actor ids, hex) that have written to this twin, and which
+    /// one is this computer.
+    pub fn devices(&self) -> (Vec<String>, String) {
+        (self.doc.devices(), self.doc.actor_hex())
+    }
+
     /// Every field holding a value at or inside `prefix` (or everywhere).
     pub fn show(&self, prefix: Option<&str>) -> Result<Vec<(FieldPath, Value)>, VaultError> {
         match prefix {
@@ -948,6 +971,8 @@ impl Vault {
             erased_paths: self.doc.erased_paths(),
             changes: self.doc.change_count(),
             devices: self.doc.devices().len(),
+            backup_fingerprint: self.backup_fingerprint()?.short(),
+            backups: self.backups()?.len(),
             locked,
         })
     }

@@ -7,6 +7,7 @@
 mod common;
 
 mod agency;
+mod backup;
 
 mod canary;
 mod contract;
