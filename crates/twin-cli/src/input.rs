@@ -11,11 +11,17 @@ use crate::{Failure, fail};
 /// Where secrets come from for this run.
 pub(crate) struct Secrets {
     stdin: bool,
+    /// The current passphrase once read: a command that unlocks twice (to list backups,
+    /// then to stop shares) reads it once.
+    current: Option<Zeroizing<String>>,
 }
 
 impl Secrets {
     pub(crate) fn new(stdin: bool) -> Self {
-        Secrets { stdin }
+        Secrets {
+            stdin,
+            current: None,
+        }
     }
 
     fn line(&mut self, what: &str) -> Result<Zeroizing<String>, Failure> {
@@ -50,14 +56,35 @@ impl Secrets {
 
     /// The current passphrase.
     pub(crate) fn passphrase(&mut self, prompt: &str) -> Result<Passphrase, Failure> {
-        let text = if self.stdin {
+        let text = if let Some(t) = &self.current {
+            t.clone()
+        } else if self.stdin {
             self.line("passphrase")?
         } else if let Some(v) = env("TWIN_PASSPHRASE") {
             v
         } else {
             self.prompt(prompt, "passphrase")?
         };
+        if !text.is_empty() {
+            self.current = Some(text.clone());
+        }
         Ok(Passphrase::new(text.to_string()))
+    }
+
+    /// The current passphrase if the citizen gives one, for something that can be done
+    /// without it: from standard input or TWIN_PASSPHRASE as usual, at a terminal asked
+    /// with `prompt` (an empty answer skips); `None` when there is none to be had.
+    pub(crate) fn optional_passphrase(&mut self, prompt: &str) -> Option<Passphrase> {
+        if self.current.is_none()
+            && !self.stdin
+            && env("TWIN_PASSPHRASE").is_none()
+            && !std::io::stdin().is_terminal()
+        {
+            return None;
+        }
+        self.passphrase(prompt)
+            .ok()
+            .filter(|p| !p.expose().is_empty())
     }
 
     /// A new passphrase: asked twice on a terminal.
@@ -124,6 +151,18 @@ fn env(var: &str) -> Option<Zeroizing<String>> {
 
 /// Asks the citizen to type `word`; without a terminal, refuses and names `--yes`.
 pub(crate) fn confirm(prompt: &str, word: &str, command: &str) -> Result<bool, Failure> {
+    can_confirm(command)?;
+    eprint!("{prompt}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| fail("input", format!("could not read your answer: {e}")))?;
+    Ok(answer.trim().eq_ignore_ascii_case(word))
+}
+
+/// Refuses, before anything is read or changed, a confirmation that cannot be asked
+/// (no terminal), naming `--yes`.
+pub(crate) fn can_confirm(command: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(fail(
             "confirmation-needed",
@@ -132,10 +171,5 @@ pub(crate) fn confirm(prompt: &str, word: &str, command: &str) -> Result<bool, F
             ),
         ));
     }
-    eprint!("{prompt}");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| fail("input", format!("could not read your answer: {e}")))?;
-    Ok(answer.trim().eq_ignore_ascii_case(word))
+    Ok(())
 }

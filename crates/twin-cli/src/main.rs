@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use twin_types::Category;
 use twin_vault::{Vault, VaultError};
 
-use input::{Secrets, confirm};
+use input::{Secrets, can_confirm, confirm};
 use output::{print_json, rfc3339};
 
 const ABOUT: &str = "Your digital twin: your personal details, tax, licences and (if you opt in) health \
@@ -136,20 +136,28 @@ enum Command {
         category: Category,
     },
     /// Stop your twin holding health or social data, and erase what it holds
+    #[command(after_help = BACKUPS_HELP)]
     OptOut {
         /// health or social
         category: Category,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// After the erasure, delete the backups this twin exported that still exist
+        #[arg(long)]
+        delete_backups: bool,
     },
     /// Erase a field, a group or a whole category, including from the twin's history
+    #[command(after_help = BACKUPS_HELP)]
     Erase {
         /// What to erase, e.g. personal.phone or health
         path: String,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// After the erasure, delete the backups this twin exported that still exist
+        #[arg(long)]
+        delete_backups: bool,
     },
     /// Change your passphrase
     Passwd,
@@ -282,12 +290,16 @@ enum Command {
     },
     /// Delete your twin from this computer for good (the right to be forgotten)
     #[command(
-        after_help = "If shares are still active, they are stopped first and each agency is told to delete what it holds (this needs your passphrase): once your twin is gone, its keys are gone too, and a share could never be stopped. If an agency cannot be reached, nothing is deleted, unless you add --yes-with-active-grants."
+        after_help = "If shares are still active, they are stopped first and each agency is told to delete what it holds (this needs your passphrase): once your twin is gone, its keys are gone too, and a share could never be stopped. If an agency cannot be reached, nothing is deleted, unless you add --yes-with-active-grants.\n\nBackups you exported are separate files and still hold your whole twin. Given your passphrase, the backups this twin made that still exist are listed before you confirm; --delete-backups deletes them once your twin is deleted (a plain delete: on today's disks overwriting a file first does not reliably destroy its old blocks, and a backup is encrypted anyway)."
     )]
     DeleteVault {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// After the deletion, delete the backups this twin exported that still exist
+        /// (listing them needs your passphrase)
+        #[arg(long)]
+        delete_backups: bool,
         /// Delete even if some agencies have not been told to stop using your shares
         /// (implies --yes)
         #[arg(long)]
@@ -731,7 +743,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             );
         }
-        Command::OptOut { category, yes } => {
+        Command::OptOut {
+            category,
+            yes,
+            delete_backups,
+        } => {
             if !category.needs_opt_in() {
                 return Err(fail(
                     "not-opt-in",
@@ -741,18 +757,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ));
             }
             if !yes {
+                can_confirm("opt-out")?;
+            }
+            let mut v = open(&dir, &mut secrets)?;
+            let backups = existing_backups(&mut v)?;
+            if !yes {
                 println!(
                     "Opting out erases every {category} field from your twin and from its history. Backups you exported earlier still hold it."
                 );
-                if !confirm(
+            }
+            print_backups_still_hold(&backups, &format!("your {category} data"));
+            if !yes
+                && !confirm(
                     &format!("Type {} to continue: ", "erase"),
                     "erase",
                     "opt-out",
-                )? {
-                    return Err(fail("cancelled", "nothing was changed"));
-                }
+                )?
+            {
+                return Err(fail("cancelled", "nothing was changed"));
             }
-            let mut v = open(&dir, &mut secrets)?;
             let r = v.opt_out(category)?;
             v.lock()?;
             match r {
@@ -762,28 +785,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ),
                 None => println!("You opted out of {category} data. Your twin held none."),
             }
+            after_backups(&backups, delete_backups, "opt-out")?;
         }
-        Command::Erase { path, yes } => {
+        Command::Erase {
+            path,
+            yes,
+            delete_backups,
+        } => {
             twin_schema_known(&path)?;
+            if !yes {
+                can_confirm("erase")?;
+            }
+            let mut v = open(&dir, &mut secrets)?;
+            let backups = existing_backups(&mut v)?;
             if !yes {
                 println!(
                     "Erasing removes {path} from your twin and from its whole history, for good; there is no undo. Backups you exported earlier still hold it."
                 );
-                if !confirm("Type erase to continue: ", "erase", "erase")? {
-                    return Err(fail("cancelled", "nothing was erased"));
-                }
             }
-            let mut v = open(&dir, &mut secrets)?;
-            let backups = v.backups()?;
+            print_backups_still_hold(&backups, &path);
+            if !yes && !confirm("Type erase to continue: ", "erase", "erase")? {
+                return Err(fail("cancelled", "nothing was erased"));
+            }
             let r = v.erase(&path)?;
             v.lock()?;
-            print_backups_still_hold(&backups);
             println!(
                 "Erased {} ({} field(s) held a value). The old database file was destroyed with its key; your twin now lives in {}.",
                 r.path,
                 r.fields_cleared.len(),
                 r.new_database.display()
             );
+            after_backups(&backups, delete_backups, "erase")?;
         }
         Command::Passwd => {
             let mut v = open(&dir, &mut secrets)?;
@@ -1126,6 +1158,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::DeleteVault {
             yes,
+            delete_backups,
             yes_with_active_grants,
         } => {
             // Say "no vault" before asking; but a damaged key file must not stop the
@@ -1133,14 +1166,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Err(e @ VaultError::NoVault(_)) = twin_vault::locked_status(&dir) {
                 return Err(e.into());
             }
-            if !(yes || yes_with_active_grants) {
+            let asks = !(yes || yes_with_active_grants);
+            if asks {
+                can_confirm("delete-vault")?;
+            }
+            // Listing the backups needs the passphrase; deleting the vault does not.
+            let backups = backups_if_readable(&dir, &mut secrets)?;
+            if asks {
                 println!(
                     "This deletes your twin from {} for good: its keys first, so nothing can be decrypted, then its files. Shares still active are stopped first, and each agency is told to delete what it holds; decisions agencies already made stand. Backups you exported are not touched.",
                     dir.display()
                 );
-                if !confirm("Type delete to continue: ", "delete", "delete-vault")? {
-                    return Err(fail("cancelled", "nothing was deleted"));
-                }
+            }
+            match &backups {
+                Some(b) => print_backups_still_hold(b, "your whole twin"),
+                None if delete_backups => println!(
+                    "Without your passphrase the backups this twin exported cannot be listed, so none will be deleted; they still hold your whole twin."
+                ),
+                None => {}
+            }
+            if asks && !confirm("Type delete to continue: ", "delete", "delete-vault")? {
+                return Err(fail("cancelled", "nothing was deleted"));
             }
             let if_active = if yes_with_active_grants {
                 twin_vault::IfSharesActive::DeleteAnyway
@@ -1156,27 +1202,104 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if r.removed_folder {
                 println!("  {} (the folder)", dir.display());
             }
+            if let Some(b) = &backups {
+                after_backups(b, delete_backups, "delete-vault")?;
+            }
         }
     }
     Ok(())
 }
 
 /// Checks a path before asking the citizen to confirm anything about it.
-/// After an erasure: the backups this vault exported still hold the erased value.
-fn print_backups_still_hold(backups: &[twin_vault::BackupRecord]) {
-    let there: Vec<_> = backups.iter().filter(|b| b.path.exists()).collect();
-    if there.is_empty() {
+/// What `--delete-backups` does, for the help of the commands that take it.
+const BACKUPS_HELP: &str = "Backups you exported are separate files and still hold the value. The backups this twin made that still exist are listed (where, when) before you confirm; --delete-backups deletes them once the erasure succeeded (a plain delete: on today's disks overwriting a file first does not reliably destroy its old blocks, and a backup is encrypted anyway).";
+
+/// The backups this vault exported that are still where they were written.
+fn existing_backups(v: &mut Vault) -> Result<Vec<twin_vault::BackupRecord>, Failure> {
+    let mut list: Vec<_> = v
+        .backups()?
+        .into_iter()
+        .filter(|b| b.path.is_file())
+        .collect();
+    list.dedup_by(|a, b| a.path == b.path);
+    Ok(list)
+}
+
+/// For `delete-vault`, which needs no passphrase: the backups still there, if the
+/// passphrase is given and opens the vault; `None` otherwise (the deletion goes on).
+fn backups_if_readable(
+    dir: &std::path::Path,
+    secrets: &mut Secrets,
+) -> Result<Option<Vec<twin_vault::BackupRecord>>, Failure> {
+    let Some(pass) = secrets.optional_passphrase(
+        "Passphrase (to list the backups you exported; press Enter to skip): ",
+    ) else {
+        return Ok(None);
+    };
+    match Vault::unlock(dir, &pass) {
+        Ok(mut v) => {
+            v.set_who("you, with the twin command line");
+            let list = existing_backups(&mut v)?;
+            v.lock()?;
+            Ok(Some(list))
+        }
+        Err(e @ VaultError::Busy) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Before an erasure or a deletion: the backups this vault exported, still there, hold
+/// `what` and are not touched by it.
+fn print_backups_still_hold(backups: &[twin_vault::BackupRecord], what: &str) {
+    if backups.is_empty() {
         return;
     }
     println!(
-        "These backups you exported still hold what you erased; delete them if you no longer need them:"
+        "These backups you exported still hold {what}; erasing or deleting here does not change them:"
     );
-    for b in there {
+    for b in backups {
         println!(
             "  {}  {}",
             twin_vault::human_time(b.created_ms),
             b.path.display()
         );
+    }
+}
+
+/// After the erasure or deletion succeeded: deletes the backups (`--delete-backups`), or
+/// reminds how.
+fn after_backups(
+    backups: &[twin_vault::BackupRecord],
+    delete: bool,
+    command: &str,
+) -> Result<(), Failure> {
+    if backups.is_empty() {
+        return Ok(());
+    }
+    if !delete {
+        println!(
+            "The backups listed above still hold it. Delete them yourself if you no longer need them, or next time add --delete-backups to `twin {command}`."
+        );
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for b in backups {
+        match std::fs::remove_file(&b.path) {
+            Ok(()) => println!("Deleted the backup {}", b.path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => failed.push(format!("{}: {e}", b.path.display())),
+        }
+    }
+    println!(
+        "The backup files were deleted, not overwritten first: on today's disks (SSDs, journaling and copy-on-write file systems) overwriting does not reliably reach the old blocks, and what may remain there is encrypted under your passphrase and recovery code."
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            "backup-not-deleted",
+            format!("could not delete {}; delete it yourself", failed.join("; ")),
+        ))
     }
 }
 

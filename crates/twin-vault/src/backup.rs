@@ -29,7 +29,7 @@ use twin_store::{AuditRow, Batch, Store};
 use twin_types::{LineageId, VaultId};
 use zeroize::Zeroizing;
 
-use crate::keyfile::{Anchor, KeyFile, Slot};
+use crate::keyfile::{Anchor, KeyFile, Slot, sync_dir};
 use crate::{
     FAILED_UNLOCKS, NewRecoveryCode, Passphrase, Vault, VaultError, audit, check_new_passphrase,
     human_time, keyfile, meta, now_ms, take_lock,
@@ -599,6 +599,45 @@ fn within(path: &str, prefix: &str) -> bool {
     path == prefix || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'.'))
 }
 
+/// Removes a folder when dropped, unless emptied first.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// The folder `dir` is in (`.` for a bare name); `None` for a root.
+fn parent_of(dir: &Path) -> Option<PathBuf> {
+    match dir.parent() {
+        Some(p) if p.as_os_str().is_empty() => Some(PathBuf::from(".")),
+        Some(p) => Some(p.to_owned()),
+        None => None,
+    }
+}
+
+/// A fresh, private staging folder `.NAME.restoring` beside `dir`, for a restore to
+/// build the vault in before renaming it into place. A leftover of a restore that was
+/// killed is removed first (unless another restore holds it: [`VaultError::Busy`]).
+/// `None` when `dir` has no name to put one beside (a root): then it is built in place.
+fn staging_dir(dir: &Path) -> Result<Option<PathBuf>, VaultError> {
+    let (Some(parent), Some(name)) = (parent_of(dir), dir.file_name()) else {
+        return Ok(None);
+    };
+    fs::create_dir_all(&parent).map_err(|e| VaultError::io(&parent, e))?;
+    let staging = parent.join(format!(".{}.restoring", name.to_string_lossy()));
+    if fs::symlink_metadata(&staging).is_ok() {
+        // Held by a restore still running: busy. Otherwise a leftover: removed.
+        drop(take_lock(&staging)?);
+        fs::remove_dir_all(&staging).map_err(|e| VaultError::io(&staging, e))?;
+    }
+    twin_store::make_private_dir(&staging).map_err(|e| VaultError::io(&staging, e))?;
+    Ok(Some(staging))
+}
+
 /// Whether `dir` holds a vault (its key file).
 pub fn holds_vault(dir: &Path) -> bool {
     dir.join(KeyFile::NAME).exists()
@@ -636,10 +675,18 @@ pub fn restore_backup(
     let fresh = fs::read_dir(dir)
         .map(|mut d| d.next().is_none())
         .unwrap_or(true);
-    if fresh {
+    // Into a missing or empty folder, the vault is built in a staging folder beside it
+    // and renamed into place whole: a kill midway leaves the target as it was. Into a
+    // folder holding other files, it is built in place with the key file written last,
+    // so a kill leaves no vault there (a later restore or `init` clears the leftovers).
+    let staging = if fresh { staging_dir(dir)? } else { None };
+    let build: PathBuf = staging.clone().unwrap_or_else(|| dir.to_owned());
+    if staging.is_none() && fresh {
         twin_store::make_private_dir(dir).map_err(|e| VaultError::io(dir, e))?;
     }
-    let lock: OwnedFd = take_lock(dir)?;
+    // Whatever fails from here on, the staging folder does not stay behind.
+    let mut guard = RemoveOnDrop(staging.clone());
+    let lock: OwnedFd = take_lock(&build)?;
     let kdf = KdfParams::DEFAULT;
     let pass_salt: [u8; 16] = random_array();
     let pass_kek = derive_kek(passphrase, &pass_salt, kdf)?;
@@ -657,7 +704,7 @@ pub fn restore_backup(
     };
     let data_key = DataKey::generate();
     let database = "twin-1.db".to_owned();
-    let db_path = dir.join(&database);
+    let db_path = build.join(&database);
     for f in twin_store::files_of(&db_path) {
         let _ = fs::remove_file(f);
     }
@@ -794,18 +841,33 @@ pub fn restore_backup(
         };
         keys.seal(&data_key, (&pass_kek, pass_salt), (&rec_kek, rec_salt));
         // The key file last: until it exists there is no vault here.
-        keys.write(dir)?;
+        keys.write(&build)?;
+        let Some(staging) = &staging else {
+            return Ok((store, keys));
+        };
+        // The whole vault now exists in the staging folder: close it, move the folder
+        // into place in one rename (over the empty target folder, if there is one), and
+        // open it there.
+        store.close()?;
+        fs::rename(staging, dir).map_err(|e| VaultError::io(dir, e))?;
+        if let Some(parent) = parent_of(dir) {
+            sync_dir(&parent)?;
+        }
+        let store = Store::open(&dir.join(&database), &data_key)?;
         Ok((store, keys))
     })();
     let (store, keys) = match result {
         Ok(v) => v,
         Err(e) => {
-            for f in twin_store::files_of(&db_path) {
-                let _ = fs::remove_file(f);
+            if staging.is_none() {
+                for f in twin_store::files_of(&db_path) {
+                    let _ = fs::remove_file(f);
+                }
             }
             return Err(e);
         }
     };
+    guard.0 = None;
     let _ = fs::remove_file(dir.join(FAILED_UNLOCKS));
     let saved_heads = doc.heads();
     let vault = Vault {
@@ -1092,6 +1154,56 @@ mod tests {
         let mut v = v;
         assert!(v.verify_audit().unwrap().is_intact());
         assert!(v.audit().unwrap()[0].line.contains("damaged"));
+    }
+
+    #[test]
+    fn exporting_into_a_missing_or_read_only_folder_is_a_typed_error_leaving_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("a");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        v.set("personal.full_name", "Alex Smith", None).unwrap();
+        let log = v.audit().unwrap().len();
+        let missing = t.path().join("no-such-folder").join("b.twinbackup");
+        let e = v.export_backup(&missing, &pass(P), |_| {}).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                VaultError::BackupWrite(twin_backup::WriteError::Io { .. })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), "backup-write-failed");
+        assert!(!t.path().join("no-such-folder").exists());
+
+        let ro = t.path().join("read-only");
+        fs::create_dir(&ro).unwrap();
+        fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        // Root writes into a read-only folder anyway: then that half proves nothing.
+        let probe = ro.join("probe");
+        let privileged = fs::write(&probe, b"x").is_ok();
+        let _ = fs::remove_file(&probe);
+        if !privileged {
+            let e = v
+                .export_backup(&ro.join("b.twinbackup"), &pass(P), |_| {})
+                .unwrap_err();
+            assert!(
+                matches!(
+                    &e,
+                    VaultError::BackupWrite(twin_backup::WriteError::Io { .. })
+                ),
+                "{e:?}"
+            );
+            assert_eq!(e.code(), "backup-write-failed");
+            assert_eq!(fs::read_dir(&ro).unwrap().count(), 0, "nothing left behind");
+        }
+        fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        // Nothing recorded: no backup listed, no line in the log.
+        assert!(v.backups().unwrap().is_empty());
+        assert_eq!(v.audit().unwrap().len(), log);
+        assert_eq!(
+            v.get("personal.full_name").unwrap(),
+            Some(json!("Alex Smith"))
+        );
     }
 
     #[test]

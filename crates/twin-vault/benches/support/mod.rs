@@ -1,7 +1,7 @@
-//! Helpers shared by the benchmarks of this crate, `benches/vault.rs` and
-//! `benches/record_merge.rs`, each of which includes this file with `mod support;`: the
-//! twin of many field edits they both start from, the timing loop, percentiles, and the
-//! report of ratio and time lines.
+//! Helpers shared by the benchmarks of this crate, `benches/vault.rs`,
+//! `benches/record_merge.rs` and `benches/backup.rs`, each of which includes this file
+//! with `mod support;`: the twin of many field edits they start from, the timing loop,
+//! percentiles, and the report of ratio and time lines.
 
 // Each benchmark uses only some of these helpers.
 #![allow(dead_code)]
