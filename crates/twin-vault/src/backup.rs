@@ -339,19 +339,7 @@ impl Vault {
     /// The recovery code's key, checked against the key file's recovery wrap.
     fn recovery_kek_checked(&mut self) -> Result<(Kek, [u8; 16]), VaultError> {
         let salt = self.keys.recovery.salt;
-        let kek = self
-            .store()?
-            .meta(&meta::recovery_kek(&salt))?
-            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
-            .map(Kek::from_bytes)
-            .filter(|k| {
-                self.keys
-                    .recovery
-                    .wrap
-                    .open(k, &self.keys.context("recovery"))
-                    .is_ok()
-            })
-            .ok_or_else(|| {
+        let kek = self.stored_recovery_kek()?.ok_or_else(|| {
                 corrupt("the vault's copy of your recovery key does not match your recovery code; run `twin recover` to issue a new code, then export again")
             })?;
         Ok((kek, salt))

@@ -600,6 +600,24 @@ impl Vault {
         })
     }
 
+    /// The recovery code's key as the store keeps it, if it opens the key file's recovery
+    /// wrap (so nothing built on it can leave the printed code unable to open the vault).
+    pub(crate) fn stored_recovery_kek(&mut self) -> Result<Option<Kek>, VaultError> {
+        let salt = self.keys.recovery.salt;
+        Ok(self
+            .store()?
+            .meta(&meta::recovery_kek(&salt))?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+            .map(Kek::from_bytes)
+            .filter(|k| {
+                self.keys
+                    .recovery
+                    .wrap
+                    .open(k, &self.keys.context("recovery"))
+                    .is_ok()
+            }))
+    }
+
     fn prov(&self, why: &str) -> Provenance {
         Provenance {
             who: self.who.clone(),
@@ -854,19 +872,7 @@ impl Vault {
         // The key of the recovery code the key file names, checked against its wrap, so
         // the erasure can never leave the citizen's printed code unable to open the vault.
         let rec_salt = self.keys.recovery.salt;
-        let rec_kek = self
-            .store()?
-            .meta(&meta::recovery_kek(&rec_salt))?
-            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
-            .map(Kek::from_bytes)
-            .filter(|k| {
-                self.keys
-                    .recovery
-                    .wrap
-                    .open(k, &self.keys.context("recovery"))
-                    .is_ok()
-            })
-            .ok_or_else(|| {
+        let rec_kek = self.stored_recovery_kek()?.ok_or_else(|| {
                 twin_doc::DocError::Corrupt(
                     "the vault's copy of your recovery key does not match your recovery code, so nothing was erased; run `twin recover` to issue a new code, then erase again".into(),
                 )
