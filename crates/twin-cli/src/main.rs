@@ -284,6 +284,9 @@ enum Command {
     },
     /// The computers that have written to your twin
     Devices {
+        /// Give this computer a name the others will show (e.g. "Kitchen laptop")
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -559,21 +562,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Command::Devices { json } => {
-            let v = open(&dir, &mut secrets)?;
+        Command::Devices { name, json } => {
+            let mut v = open(&dir, &mut secrets)?;
+            if let Some(n) = &name {
+                v.name_this_device(n)?;
+            }
             let (all, me) = v.devices();
+            let names = v.device_names();
             v.lock()?;
             if json {
-                print_json(&json!({"devices": all, "this_computer": me}));
+                print_json(&json!({"devices": all, "this_computer": me, "names": names}));
             } else {
                 println!("Computers that have written to your twin:");
                 for (i, d) in all.iter().enumerate() {
-                    let name = if *d == me {
-                        "this computer".to_owned()
-                    } else {
-                        format!("computer {}", i + 1)
+                    let given = names.get(d).cloned();
+                    let name = match (given, *d == me) {
+                        (Some(n), true) => format!("{n} (this computer)"),
+                        (Some(n), false) => n,
+                        (None, true) => "this computer".to_owned(),
+                        (None, false) => format!("computer {}", i + 1),
                     };
-                    println!("  {name:<16} {d}");
+                    println!("  {name:<28} {d}");
+                }
+                if !names.contains_key(&me) {
+                    println!("Name this computer with `twin devices --name \"Kitchen laptop\"`.");
                 }
                 if !all.contains(&me) {
                     println!("  {:<16} {me} (has not written yet)", "this computer");

@@ -346,9 +346,12 @@ impl TwinDoc {
         entries: &[(&str, Value)],
         prov: &Provenance,
     ) -> Result<(), DocError> {
-        if !matches!(path.first(), Some(&"grants") | Some(&"records")) {
+        if !matches!(
+            path.first(),
+            Some(&"grants") | Some(&"records") | Some(&"devices")
+        ) {
             return Err(DocError::Corrupt(
-                "the ledger lives under grants and records".into(),
+                "the ledger lives under grants, records and devices".into(),
             ));
         }
         let mut tx = self.doc.transaction();

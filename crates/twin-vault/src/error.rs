@@ -95,6 +95,9 @@ pub enum VaultError {
     /// A record id this vault has not received.
     #[error("there is no record with the id {0}; `twin records` lists them")]
     UnknownRecord(String),
+    /// A name for a computer that cannot be used.
+    #[error("a computer's name is 1 to 60 characters, without control characters")]
+    BadDeviceName,
     /// A receipt from an agency that was not accepted.
     #[error("the agency's receipt was not accepted: {0}")]
     Receipt(String),
@@ -181,6 +184,7 @@ impl VaultError {
             VaultError::Request(_) => "request-refused",
             VaultError::UnknownRequest(_) => "unknown-request",
             VaultError::UnknownRecord(_) => "unknown-record",
+            VaultError::BadDeviceName => "bad-device-name",
             VaultError::Receipt(_) => "receipt-refused",
             VaultError::ActiveShares => "active-shares",
             VaultError::OtherIdentity { .. } => "other-identity",

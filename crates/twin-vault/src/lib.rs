@@ -713,6 +713,33 @@ impl Vault {
         (self.doc.devices(), self.doc.actor_hex())
     }
 
+    /// The names the citizen gave computers, by actor id (hex). Kept in the twin, so every
+    /// computer shows the same names once merged.
+    pub fn device_names(&self) -> std::collections::BTreeMap<String, String> {
+        self.doc
+            .ledger_get(&["devices"])
+            .into_iter()
+            .filter_map(|(actor, v)| v.as_str().map(|n| (actor, n.to_owned())))
+            .collect()
+    }
+
+    /// Names this computer (e.g. "Kitchen laptop"), for `devices` and the audit log.
+    pub fn name_this_device(&mut self, name: &str) -> Result<(), VaultError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(VaultError::BadDeviceName);
+        }
+        let actor = self.doc.actor_hex();
+        let prov = self.prov("named this computer");
+        self.doc.ledger_put(
+            &["devices"],
+            &[(actor.as_str(), Value::String(name.into()))],
+            &prov,
+        )?;
+        let line = format!("You named this computer \"{name}\".");
+        self.commit("device-named", line, Vec::new())
+    }
+
     /// Every field holding a value at or inside `prefix` (or everywhere).
     pub fn show(&self, prefix: Option<&str>) -> Result<Vec<(FieldPath, Value)>, VaultError> {
         match prefix {

@@ -1115,3 +1115,33 @@ mod online {
         assert!(!s.d.exists());
     }
 }
+
+#[test]
+fn computers_are_named_in_the_twin_and_bad_names_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("v");
+    let (mut v, _code) = Vault::init(&d, &pass(P)).unwrap();
+    let (_, me) = v.devices();
+    assert!(v.device_names().is_empty());
+    v.name_this_device("Kitchen laptop").unwrap();
+    assert!(matches!(
+        v.name_this_device("   "),
+        Err(VaultError::BadDeviceName)
+    ));
+    assert!(matches!(
+        v.name_this_device("a\u{7}b"),
+        Err(VaultError::BadDeviceName)
+    ));
+    v.lock().unwrap();
+    let mut v = Vault::unlock(&d, &pass(P)).unwrap();
+    assert_eq!(
+        v.device_names().get(&me).map(String::as_str),
+        Some("Kitchen laptop")
+    );
+    assert!(
+        v.audit()
+            .unwrap()
+            .iter()
+            .any(|e| e.line == "You named this computer \"Kitchen laptop\".")
+    );
+}
