@@ -307,22 +307,26 @@ fn writer(main: Connection, keys: Connection, rx: Receiver<Job>) {
         // New keys first, then the grants that use them, then the keys of purged grants.
         let committed = keys
             .execute_batch("COMMIT")
-            .and_then(|_| main.execute_batch("COMMIT"))
-            .and_then(|_| {
-                if shred.is_empty() {
-                    return Ok(());
-                }
-                keys.execute_batch("BEGIN IMMEDIATE")?;
-                for id in &shred {
-                    keys.execute("DELETE FROM grant_keys WHERE grant_id = ?1", [id])?;
-                }
-                keys.execute_batch("COMMIT")
-            });
+            .and_then(|_| main.execute_batch("COMMIT"));
         let failure = committed.err().map(|e| {
             let _ = keys.execute_batch("ROLLBACK");
             let _ = main.execute_batch("ROLLBACK");
             err(e)
         });
+        // The batch is on disk: its answers are true whatever happens next. If destroying
+        // the purged grants' keys fails now (a full disk), they are left for `reconcile`,
+        // which the service runs at start-up and with every periodic purge.
+        if failure.is_none() && !shred.is_empty() {
+            let shredded = keys.execute_batch("BEGIN IMMEDIATE").and_then(|_| {
+                for id in &shred {
+                    keys.execute("DELETE FROM grant_keys WHERE grant_id = ?1", [id])?;
+                }
+                keys.execute_batch("COMMIT")
+            });
+            if shredded.is_err() {
+                let _ = keys.execute_batch("ROLLBACK");
+            }
+        }
         for (_, deliver) in delivers {
             deliver(failure.clone());
         }

@@ -851,9 +851,11 @@ impl Agency {
         Ok(self.store.purge(id, reason, self.now(), sign)?)
     }
 
-    /// Purges every grant that expired or was revoked and is not yet purged. Run at
-    /// start-up and periodically.
+    /// Purges every grant that expired or was revoked and is not yet purged, after
+    /// destroying any key left without a live grant. Run at start-up and periodically.
     pub fn purge_due(&self) -> Result<Vec<(GrantId, String)>, ServiceError> {
+        // Keys a failed key-destruction step left behind go first.
+        self.store.reconcile()?;
         let due = self.store.due_for_purge(self.now())?;
         for (id, reason) in &due {
             let sign = self.deletion_signer(*id, reason)?;

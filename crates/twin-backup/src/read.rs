@@ -382,8 +382,11 @@ pub fn inspect<R: Read + Seek>(mut r: R) -> Result<HeaderFacts, InspectError> {
             .and_then(|_| r.read_exact(&mut footer))
             .map_err(InspectError::Io)?;
         let at = u64::from_be_bytes(footer[..8].try_into().expect("8 bytes"));
-        if footer[8..] == END_MAGIC && (header_len as u64..size - FOOTER_LEN as u64).contains(&at) {
-            let mut count = [0u8; 4 + 32 + 4];
+        let mut count = [0u8; 4 + 32 + 4];
+        // The trailer's start must leave room for its tag, hash and count before the footer;
+        // a footer that points elsewhere is damage, shown as "parts unknown", never an error.
+        let room = (size - FOOTER_LEN as u64).saturating_sub(count.len() as u64);
+        if footer[8..] == END_MAGIC && (header_len as u64..=room).contains(&at) {
             r.seek(SeekFrom::Start(at))
                 .and_then(|_| r.read_exact(&mut count))
                 .map_err(InspectError::Io)?;

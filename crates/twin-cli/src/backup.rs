@@ -95,7 +95,7 @@ fn open_file(file: &Path) -> Result<std::fs::File, Failure> {
 }
 
 fn human_secs(secs: i64) -> String {
-    twin_vault::human_time(secs * 1000)
+    twin_vault::human_time(secs.saturating_mul(1000))
 }
 
 fn print_report(r: &RestoreReport, json: bool) {
@@ -244,7 +244,7 @@ pub(crate) fn run(action: BackupAction, dir: &Path, secrets: &mut Secrets) -> Re
                     "ok": true,
                     "format_version": r.header.format_version,
                     "fingerprint": r.header.fingerprint.to_string(),
-                    "created_at": rfc3339(r.header.created_at * 1000),
+                    "created_at": rfc3339(r.header.created_at.saturating_mul(1000)),
                     "size": r.header.size,
                     "chunks": r.chunk_count,
                     "sections": sections,
@@ -267,7 +267,7 @@ pub(crate) fn run(action: BackupAction, dir: &Path, secrets: &mut Secrets) -> Re
                     "format_version": h.format_version,
                     "fingerprint": h.fingerprint.to_string(),
                     "fingerprint_short": h.fingerprint.short(),
-                    "created_at": rfc3339(h.created_at * 1000),
+                    "created_at": rfc3339(h.created_at.saturating_mul(1000)),
                     "size": h.size,
                     "kdf": {"memory_kib": h.kdf.memory_kib, "iterations": h.kdf.iterations, "parallelism": h.kdf.parallelism},
                     "chunk_size": h.chunk_size,

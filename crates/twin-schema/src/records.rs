@@ -62,7 +62,8 @@ pub fn check_record(kind: &str, body: &Value) -> Result<(), RecordBodyError> {
         None => Ok(()),
         Some(e) => Err(RecordBodyError::Invalid {
             kind: kind.to_owned(),
-            rule: format!("{} (at {})", e, e.instance_path()),
+            // The rule broken and where, never the value itself (it may be personal).
+            rule: format!("{} (at {})", e.masked_with("the value"), e.instance_path()),
         }),
     }
 }

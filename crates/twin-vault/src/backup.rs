@@ -477,7 +477,7 @@ impl Vault {
         let opened = open_file(file, unlock)?;
         let mut lost = loss_words(&opened);
         let mut restored = Vec::new();
-        let made = human_time(header.created_at * 1000);
+        let made = human_time(header.created_at.saturating_mul(1000));
         let prov = self.prov(&format!(
             "restored from backup {} made {made}",
             header.fingerprint.short()
@@ -698,7 +698,7 @@ pub fn restore_backup(
     }
     let actor: [u8; 16] = random_array();
     let at = now_ms();
-    let made = human_time(header.created_at * 1000);
+    let made = human_time(header.created_at.saturating_mul(1000));
     let prov = Provenance {
         who: "you".into(),
         why: format!(

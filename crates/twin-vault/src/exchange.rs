@@ -853,20 +853,32 @@ impl Vault {
         }
     }
 
-    /// A digest of the current values of `fields` (absent ones included as absent), and
-    /// those values. The digest tells whether the agency already has these values; it is
-    /// kept in the ledger, never the values themselves.
+    /// A keyed digest of the current values of `fields` (absent ones included as absent),
+    /// and those values. The digest tells whether the agency already has these values; it
+    /// is kept in the ledger (and so in backups), never the values themselves. It is an
+    /// HMAC under a key derived from the vault's root secret: a plain hash of a date of
+    /// birth could be reversed by trying every date, even after the field was erased.
     pub(crate) fn values_digest(
-        &self,
+        &mut self,
         fields: &[FieldPath],
-    ) -> (String, BTreeMap<FieldPath, Value>) {
-        let mut h = Sha256::new();
+    ) -> Result<(String, BTreeMap<FieldPath, Value>), VaultError> {
+        use hmac::{KeyInit, Mac};
+        let secret =
+            zeroize::Zeroizing::new(self.store()?.meta(crate::meta::ROOT_SECRET)?.ok_or_else(
+                || twin_doc::DocError::Corrupt("the vault's root secret is missing".into()),
+            )?);
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<Sha256>::new(None, &secret)
+            .expand(b"citizen-twin/vault/pushed-values-key/v1", key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let mut h = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
+            .expect("HMAC takes a key of any length");
         h.update(b"citizen-twin/vault/pushed-values/v1");
         let mut values = BTreeMap::new();
         // In path order, however the share listed them.
         let fields: std::collections::BTreeSet<&FieldPath> = fields.iter().collect();
         for f in fields {
-            h.update((f.as_str().len() as u64).to_be_bytes());
+            h.update(&(f.as_str().len() as u64).to_be_bytes());
             h.update(f.as_str().as_bytes());
             match Catalog::get()
                 .field(f.as_str())
@@ -875,15 +887,15 @@ impl Vault {
             {
                 Some(v) => {
                     let text = zeroize::Zeroizing::new(v.to_string());
-                    h.update([1u8]);
-                    h.update((text.len() as u64).to_be_bytes());
+                    h.update(&[1u8]);
+                    h.update(&(text.len() as u64).to_be_bytes());
                     h.update(text.as_bytes());
                     values.insert((*f).clone(), v);
                 }
-                None => h.update([0u8]),
+                None => h.update(&[0u8]),
             }
         }
-        (hex::encode(h.finalize()), values)
+        Ok((hex::encode(h.finalize().into_bytes()), values))
     }
 
     /// Refreshes to push: for every share that is active (not stopped, not ended, not
@@ -909,7 +921,7 @@ impl Vault {
             {
                 continue;
             }
-            let (digest, values) = self.values_digest(&grant.claims.fields);
+            let (digest, values) = self.values_digest(&grant.claims.fields)?;
             let seen = |k: &str| entry.get(k).and_then(Value::as_str) == Some(digest.as_str());
             if values.is_empty() || seen("pushed_digest") || seen("refresh_refused_digest") {
                 continue;

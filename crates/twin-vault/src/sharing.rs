@@ -313,7 +313,7 @@ impl Vault {
             .build(&citizen, now)
             .map_err(|e| VaultError::Share(e.to_string()))?;
         let text = grant.to_text(card);
-        let (digest, _) = self.values_digest(&paths);
+        let (digest, _) = self.values_digest(&paths)?;
         let prov = self.prov("shared with an agency");
         self.doc.ledger_put(
             &["grants", "issued", &grant.claims.grant_id.to_string()],
