@@ -57,8 +57,8 @@ mod write;
 use std::fmt;
 
 pub use read::{
-    Damage, HeaderFacts, InspectError, Loss, OpenError, OpenedBackup, SectionDamage, SectionFacts,
-    TrailerStatus, Unlock, VerifyError, VerifyReport, inspect, open, verify,
+    Damage, HeaderFacts, InspectError, Loss, OpenError, OpenedBackup, PassphraseKey, SectionDamage,
+    SectionFacts, TrailerStatus, Unlock, VerifyError, VerifyReport, inspect, open, verify,
 };
 pub use write::{
     BackupParams, BackupSummary, BackupWriter, Progress, RecoverySlot, WriteError, write_atomic,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use twin_crypto::{KdfError, KdfParams, Passphrase, RecoveryCode, derive_kek};
+use twin_crypto::{KdfError, KdfParams, Kek, Passphrase, RecoveryCode, derive_kek};
 use zeroize::Zeroizing;
 
 use crate::format::{
@@ -240,6 +240,26 @@ pub struct OpenedBackup {
     pub trailer: TrailerStatus,
     /// The header's facts.
     pub header: HeaderFacts,
+    /// When opened with the passphrase: the key Argon2id derived from it, with the salt
+    /// and settings used, so a restore can protect the new vault with the same key
+    /// instead of running Argon2id a second time. `None` with the recovery code.
+    pub passphrase_key: Option<PassphraseKey>,
+}
+
+/// The passphrase-derived key a backup was opened with (zeroized on drop; never shown).
+pub struct PassphraseKey {
+    /// The key-encryption key.
+    pub kek: Kek,
+    /// The Argon2id salt it was derived with.
+    pub salt: [u8; 16],
+    /// The Argon2id settings it was derived with (checked when the header was read).
+    pub kdf: KdfParams,
+}
+
+impl fmt::Debug for PassphraseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PassphraseKey(..)")
+    }
 }
 
 impl OpenedBackup {
@@ -644,13 +664,14 @@ fn open_bytes(file: &[u8], unlock: Unlock<'_>) -> Result<OpenedBackup, OpenError
         } => trailer.header_hash != hh && signature_ok(&header.signer, unsigned, &sig),
         _ => false,
     };
+    let mut passphrase_key = None;
     let body_key = match unlock {
         Unlock::Passphrase(p) => {
             let kek = derive_kek(p, &header.passphrase.salt, header.kdf).map_err(|e| match e {
                 KdfError::OutOfBounds(k) => OpenError::KdfOutOfBounds(k),
                 other => OpenError::Kdf(other),
             })?;
-            header
+            let body_key = header
                 .passphrase
                 .wrap
                 .open(&kek, &header.wrap_context("passphrase"))
@@ -660,7 +681,13 @@ fn open_bytes(file: &[u8], unlock: Unlock<'_>) -> Result<OpenedBackup, OpenError
                     } else {
                         OpenError::WrongPassphrase
                     }
-                })?
+                })?;
+            passphrase_key = Some(PassphraseKey {
+                kek,
+                salt: header.passphrase.salt,
+                kdf: header.kdf,
+            });
+            body_key
         }
         Unlock::RecoveryCode(code) => header
             .recovery
@@ -765,6 +792,7 @@ fn open_bytes(file: &[u8], unlock: Unlock<'_>) -> Result<OpenedBackup, OpenError
         lost,
         trailer: status,
         header: facts(&header, file.len() as u64, listed),
+        passphrase_key,
     })
 }
 

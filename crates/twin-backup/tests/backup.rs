@@ -123,8 +123,25 @@ fn round_trip_with_either_secret() {
     );
 
     for unlock in [Unlock::Passphrase(&pass()), Unlock::RecoveryCode(&code())] {
+        let by_passphrase = matches!(unlock, Unlock::Passphrase(_));
         let o = open(&b[..], unlock).unwrap();
         assert!(o.is_complete(), "{o:?}");
+        // The passphrase's key is handed back (for a restore to reuse), with the header's
+        // settings and salt; never with the recovery code.
+        match &o.passphrase_key {
+            Some(k) => {
+                assert!(by_passphrase);
+                assert_eq!(k.kdf, cheap());
+                assert_eq!(
+                    twin_crypto::derive_kek(&pass(), &k.salt, k.kdf)
+                        .unwrap()
+                        .expose(),
+                    k.kek.expose()
+                );
+                assert_eq!(format!("{k:?}"), "PassphraseKey(..)");
+            }
+            None => assert!(!by_passphrase),
+        }
         let got: Vec<_> = o
             .sections
             .iter()

@@ -652,7 +652,7 @@ pub fn restore_backup(
         }
     };
     let header = read_header(file)?;
-    let opened = open_file(file, unlock)?;
+    let mut opened = open_file(file, unlock)?;
     let mut lost = loss_words(&opened);
     let mut restored = Vec::new();
     let settings: Option<Settings> =
@@ -675,9 +675,17 @@ pub fn restore_backup(
     // Whatever fails from here on, the staging folder does not stay behind.
     let mut guard = RemoveOnDrop(staging.clone());
     let lock: OwnedFd = take_lock(&build)?;
-    let kdf = KdfParams::DEFAULT;
-    let pass_salt: [u8; 16] = random_array();
-    let pass_kek = derive_kek(passphrase, &pass_salt, kdf)?;
+    // Opened with the passphrase the new vault keeps: its key (Argon2id settings checked
+    // when the header was read) protects the new vault too, so Argon2id runs once. With
+    // the recovery code, the new passphrase needs its own.
+    let (kdf, pass_salt, pass_kek) = match (unlock, opened.passphrase_key.take()) {
+        (RestoreUnlock::Passphrase(_), Some(k)) => (k.kdf, k.salt, k.kek),
+        _ => {
+            let salt: [u8; 16] = random_array();
+            let kek = derive_kek(passphrase, &salt, KdfParams::DEFAULT)?;
+            (KdfParams::DEFAULT, salt, kek)
+        }
+    };
     let (rec_kek, rec_salt, new_code) = match settings.as_ref().and_then(|s| {
         <[u8; 32]>::try_from(s.recovery_kek.as_slice())
             .ok()
