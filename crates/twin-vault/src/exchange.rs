@@ -558,23 +558,45 @@ impl Vault {
         code: &str,
         message: &str,
     ) -> Result<String, VaultError> {
+        self.keep_refusal(id, "issued", "share-refused", code, message, |agency, purpose, m| {
+            format!(
+                "{agency} refused your share for '{purpose}': {m}. It will not be sent again; make a new share if you still want to share."
+            )
+        })
+    }
+
+    /// Keeps an agency's final refusal (code and plain message, shortened) under
+    /// `grants.<ledger>.<id>.refused`, and writes `line(agency, purpose, message)` to the
+    /// activity log as `kind`. Returns that line.
+    fn keep_refusal(
+        &mut self,
+        id: &GrantId,
+        ledger: &str,
+        kind: &str,
+        code: &str,
+        message: &str,
+        line: impl FnOnce(&str, &str, &str) -> String,
+    ) -> Result<String, VaultError> {
         let (grant, _, agency) = self.about(id)?;
         let (code, message) = (plain_words(code, 64), plain_words(message, 200));
-        let prov = self.prov("an agency refused a share");
+        let prov = self.prov(match kind {
+            "share-refused" => "an agency refused a share",
+            _ => "an agency refused a notice",
+        });
         self.doc.ledger_put(
-            &["grants", "issued", &id.to_string()],
+            &["grants", ledger, &id.to_string()],
             &[(
                 "refused",
                 json!(json!({"code": code, "message": message, "at": now_secs()}).to_string()),
             )],
             &prov,
         )?;
-        let line = format!(
-            "{} refused your share for '{}': {message}. It will not be sent again; make a new share if you still want to share.",
-            agency.display_name(),
-            grant.claims.purpose.words
+        let line = line(
+            &agency.display_name(),
+            &grant.claims.purpose.words,
+            &message,
         );
-        self.commit("share-refused", line.clone(), Vec::new())?;
+        self.commit(kind, line.clone(), Vec::new())?;
         Ok(line)
     }
 
@@ -681,24 +703,11 @@ impl Vault {
         code: &str,
         message: &str,
     ) -> Result<String, VaultError> {
-        let (grant, _, agency) = self.about(id)?;
-        let (code, message) = (plain_words(code, 64), plain_words(message, 200));
-        let prov = self.prov("an agency refused a notice");
-        self.doc.ledger_put(
-            &["grants", "revoked", &id.to_string()],
-            &[(
-                "refused",
-                json!(json!({"code": code, "message": message, "at": now_secs()}).to_string()),
-            )],
-            &prov,
-        )?;
-        let line = format!(
-            "{} refused your notice to stop sharing for '{}': {message}. The share stays stopped on your computers.",
-            agency.display_name(),
-            grant.claims.purpose.words
-        );
-        self.commit("notice-refused", line.clone(), Vec::new())?;
-        Ok(line)
+        self.keep_refusal(id, "revoked", "notice-refused", code, message, |agency, purpose, m| {
+            format!(
+                "{agency} refused your notice to stop sharing for '{purpose}': {m}. The share stays stopped on your computers."
+            )
+        })
     }
 
     /// Checks a deletion receipt for share `id` against the agency's pinned card.
