@@ -4,24 +4,35 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
-# Keep test vaults, temp files and caches out of the user's real folders.
 export CARGO_TERM_COLOR ?= never
+# The interface's own tools (vite, tauri, vitest) come from ui/node_modules.
+TAURI := cd ui && npx --no-install tauri
+APP := $(CARGO_TARGET_DIR)/debug/citizen-twin
 
-.PHONY: run test deps lint unit bench demo
+.PHONY: run test deps lint unit ui ui-test app window-test package package-test bench demo
 
 deps:
 	@.ci/deps
 
-## run: until the desktop app lands, a guided demo of the `twin` CLI on a throw-away vault,
-## with a real sandbox agency service on loopback.
-run: deps
+## run: builds the interface, the app and a SANDBOX agency, and starts them together.
+run: deps app
+	cargo build --locked -p twin-cli -p twin-agency
+	@.ci/run-app "$(APP)" "$(CARGO_TARGET_DIR)/debug/twin-agency"
+
+## demo: the guided tour of the `twin` command line, with a sandbox agency.
+demo: deps
 	cargo build --locked -p twin-cli -p twin-agency
 	@.ci/demo "$(CARGO_TARGET_DIR)/debug/twin" "$(CARGO_TARGET_DIR)/debug/twin-agency"
 
-## test: formatting, lints, then every test in the workspace (unit, property, end to end).
-test: deps lint unit
+## test: formatting, lints, every Rust test (no display needed), the interface's unit
+## tests, then the app in a real window under Xvfb, and the .deb's contents.
+test: deps lint unit ui-test window-test package-test
 
-lint:
+## ui: the interface's files (ui/dist), which the app carries.
+ui:
+	cd ui && npm run --silent build
+
+lint: ui
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
@@ -31,6 +42,32 @@ unit:
 	cargo run --locked -q -p twin-protocol --features test-vectors --example gen_vectors -- --check
 	# So must the backup format's.
 	cargo run --locked -q -p twin-backup --features test-vectors --example gen_vectors -- --check
+
+ui-test:
+	cd ui && node scripts/gen-types.mjs --check
+	cd ui && npx --no-install svelte-check --tsconfig ./tsconfig.json --fail-on-warnings
+	cd ui && npx --no-install vitest run
+
+## app: the desktop app with its interface built in, and its .deb (debug profile: it
+## shares the workspace's compiled dependencies).
+app: ui
+	$(TAURI) build --debug --bundles deb --ci
+
+## window-test: the real app in a real window (Xvfb + tauri-driver + WebKitWebDriver),
+## with a sandbox agency; screenshots go to ui/test-output/.
+window-test: app
+	cargo build --locked -p twin-agency -p twin-cli
+	cd ui && APP="$(APP)" AGENCY_BIN="$(CARGO_TARGET_DIR)/debug/twin-agency" TWIN_BIN="$(CARGO_TARGET_DIR)/debug/twin" \
+	  npx --no-install vitest run --config vitest.window.config.ts
+
+## package: the release .deb (packaging/deb/README.md), then its contents checked.
+package: deps ui
+	$(TAURI) build --bundles deb --ci
+	packaging/deb/check-deb "$$(ls -t $(CARGO_TARGET_DIR)/release/bundle/deb/*.deb | head -n1)"
+
+## package-test: the contents of the .deb that `make app` made.
+package-test: app
+	packaging/deb/check-deb "$$(ls -t $(CARGO_TARGET_DIR)/debug/bundle/deb/*.deb | head -n1)"
 
 ## bench: criterion benchmarks; results go in docs/benchmarks.md by hand.
 bench: deps

@@ -1583,14 +1583,8 @@ fn stop_every_share(dir: &std::path::Path, secrets: &mut Secrets) -> Result<(), 
         );
         f
     })?;
-    for g in v.outstanding_shares() {
-        if g.state == twin_vault::GrantState::Active {
-            v.revoke(&g.id.to_string())?;
-        }
-    }
-    let r = twin_sync::send_notices(&mut v, &twin_vault::TrustList::default(), None)?;
+    let (r, left) = twin_sync::stop_every_share(&mut v)?;
     print_events(&r, true);
-    let left = v.outstanding_shares();
     v.lock()?;
     if left.is_empty() {
         return Ok(());

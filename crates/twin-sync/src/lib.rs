@@ -9,7 +9,8 @@ pub use client::{
     RefreshReceived, RevocationAnswer, RevocationStatus, TOTAL_TIMEOUT, Unreachable,
 };
 pub use run::{
-    Outcome, Step, SyncEvent, SyncOptions, SyncReport, send_notices, send_share, sync, sync_with,
+    Outcome, Step, SyncEvent, SyncOptions, SyncReport, send_notices, send_share, stop_every_share,
+    sync, sync_with,
 };
 
 /// Fetches the signed card of the agency at `url` (`GET /.well-known/twin-agency`),

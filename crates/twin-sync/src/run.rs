@@ -168,6 +168,22 @@ pub fn send_share(
     sync_with(vault, trust, &SyncOptions::share_only(grant))
 }
 
+/// Before the twin is deleted: stops every active share on this computer, then tells
+/// each agency (notices go to every agency, trusted now or not: no values travel).
+/// Returns what sending did and the shares whose agency still has not been told; once
+/// the vault is gone their pairwise keys are gone too, and they can never be told.
+pub fn stop_every_share(
+    vault: &mut Vault,
+) -> Result<(SyncReport, Vec<twin_vault::GrantSummary>), VaultError> {
+    for g in vault.outstanding_shares() {
+        if g.state == twin_vault::GrantState::Active {
+            vault.revoke(&g.id.to_string())?;
+        }
+    }
+    let report = send_notices(vault, &TrustList::default(), None)?;
+    Ok((report, vault.outstanding_shares()))
+}
+
 /// Runs the chosen steps.
 pub fn sync_with(
     vault: &mut Vault,

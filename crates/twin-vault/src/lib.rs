@@ -948,6 +948,19 @@ impl Vault {
         })
     }
 
+    /// Whether `passphrase` is this vault's passphrase, without locking or unlocking:
+    /// the app asks for it again before changing it or deleting the twin, in case someone
+    /// else is at an unlocked computer. Runs Argon2id once.
+    pub fn check_passphrase(&self, passphrase: &Passphrase) -> Result<(), VaultError> {
+        use subtle::ConstantTimeEq;
+        let kek = derive_kek(passphrase, &self.keys.passphrase.salt, self.keys.kdf)?;
+        if bool::from(kek.expose().ct_eq(self.pass_kek.expose())) {
+            Ok(())
+        } else {
+            Err(VaultError::WrongPassphrase)
+        }
+    }
+
     /// Changes the passphrase: one key is rewrapped; the database is not rewritten.
     pub fn change_passphrase(&mut self, new_passphrase: &Passphrase) -> Result<(), VaultError> {
         check_new_passphrase(new_passphrase)?;

@@ -69,7 +69,14 @@ fn passphrase_change_does_not_rewrite_the_database() {
     let d = dir.path().join("v");
     let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
     let db = locked_status(&d).unwrap().database;
+    assert!(v.check_passphrase(&pass(P)).is_ok());
+    assert!(matches!(
+        v.check_passphrase(&pass("not the passphrase")),
+        Err(VaultError::WrongPassphrase)
+    ));
     v.change_passphrase(&pass("the new passphrase")).unwrap();
+    assert!(v.check_passphrase(&pass(P)).is_err());
+    assert!(v.check_passphrase(&pass("the new passphrase")).is_ok());
     v.lock().unwrap();
     assert_eq!(locked_status(&d).unwrap().database, db);
     Vault::unlock(&d, &pass("the new passphrase")).unwrap();

@@ -1,0 +1,137 @@
+//! Citizen Twin, the desktop app: a thin Tauri 2 shell. The window (`ui/`) calls the
+//! commands in [`commands`], each a line or two over the vault façade; the vault stays in
+//! this process, and the UI holds no secret and no twin data of its own.
+//!
+//! Environment, shared with the `twin` command line:
+//! - `TWIN_VAULT`: the vault folder (default: the data folder's `citizen-twin/vault`);
+//! - `TWIN_TRUST_LIST`: a trust list file instead of the one that ships;
+//! - `TWIN_SANDBOX=1`: also believe the sandbox anchor (the app then says "sandbox").
+
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod error;
+pub mod session;
+pub mod view;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tauri::{Emitter, Manager};
+
+use crate::session::{Session, SleepDetector};
+
+/// How often the auto-lock watcher looks.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// The vault folder: `TWIN_VAULT`, else the same default as the `twin` command line.
+pub fn vault_dir() -> Option<PathBuf> {
+    match std::env::var_os("TWIN_VAULT") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => dirs::data_dir().map(|d| d.join("citizen-twin").join("vault")),
+    }
+}
+
+fn trust(sandbox: bool) -> Result<twin_vault::TrustList, String> {
+    let custom = match std::env::var_os("TWIN_TRUST_LIST") {
+        Some(p) => Some(
+            std::fs::read_to_string(&p)
+                .map_err(|e| format!("could not read the trust list {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    twin_vault::trust_list(custom.as_deref(), sandbox).map_err(|e| e.to_string())
+}
+
+/// Starts the app.
+pub fn run() {
+    // No core dumps with keys in them; no other process of this user may attach.
+    let _ = twin_vault::harden_process();
+    let sandbox = std::env::var("TWIN_SANDBOX").is_ok_and(|v| v == "1");
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            let dir = vault_dir().ok_or("could not find your data folder; set TWIN_VAULT")?;
+            let settings = app
+                .path()
+                .app_config_dir()
+                .ok()
+                .map(|d| d.join("settings.json"));
+            app.manage(Session::new(dir, sandbox, trust(sandbox)?, settings));
+            watch(app.handle().clone());
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::passphrase_strength,
+            commands::create_twin,
+            commands::check_recovery_group,
+            commands::save_recovery_code,
+            commands::forget_recovery_code,
+            commands::unlock,
+            commands::recover,
+            commands::lock,
+            commands::still_here,
+            commands::twin,
+            commands::set_field,
+            commands::field_history,
+            commands::opt_in,
+            commands::opt_out,
+            commands::erase,
+            commands::conflicts,
+            commands::choose_value,
+            commands::records,
+            commands::hide_record,
+            commands::requests,
+            commands::approve_request,
+            commands::decline_request,
+            commands::agencies,
+            commands::add_agency,
+            commands::share,
+            commands::grants,
+            commands::access_receipts,
+            commands::revoke,
+            commands::sync,
+            commands::activity,
+            commands::change_passphrase,
+            commands::set_auto_lock,
+            commands::deletion_summary,
+            commands::delete_twin,
+        ])
+        .build(tauri::generate_context!())
+        .expect("the app's configuration is built into it");
+    app.run(|handle, event| {
+        // Closing the window (or the app being told to quit) locks the vault: everything
+        // saved stays saved, and the database is closed cleanly.
+        if let tauri::RunEvent::Exit = event
+            && let Some(s) = handle.try_state::<Session>()
+        {
+            let _ = s.lock();
+        }
+    });
+}
+
+/// Locks the vault after the auto-lock time without activity, and when the computer
+/// wakes from sleep; tells the window, which goes back to the unlock screen.
+fn watch(app: tauri::AppHandle) {
+    std::thread::spawn(move || {
+        let mut sleep = SleepDetector::new();
+        loop {
+            std::thread::sleep(WATCH_EVERY);
+            let Some(s) = app.try_state::<Session>() else {
+                continue;
+            };
+            let slept = sleep.slept();
+            if !s.is_unlocked() {
+                continue;
+            }
+            let limit = Duration::from_secs(u64::from(s.settings().auto_lock_minutes) * 60);
+            let Some(reason) = session::lock_reason(slept, s.idle_for(), limit) else {
+                continue;
+            };
+            if let Ok(true) = s.lock() {
+                let _ = app.emit("vault-locked", reason);
+            }
+        }
+    });
+}
