@@ -336,7 +336,10 @@ pub fn share(
                 ));
             }
         },
-        _ => out.sent = Some(twin_sync::send_share(v, trust, id)?),
+        _ => {
+            v.mark_to_send(&id)?;
+            out.sent = Some(twin_sync::send_share(v, trust, id)?);
+        }
     }
     if let Some(g) = v.grants().into_iter().find(|g| g.id == id) {
         out.grant = g;
@@ -347,6 +350,7 @@ pub fn share(
 /// Sends a share the vault just made (an approved request).
 pub fn send(v: &mut Vault, trust: &TrustList, shared: Shared) -> Result<ShareOutcome, UiError> {
     let id = shared.summary.id;
+    v.mark_to_send(&id)?;
     let sent = twin_sync::send_share(v, trust, id)?;
     let grant = v
         .grants()
