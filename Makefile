@@ -6,7 +6,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TERM_COLOR ?= never
 # The interface's own tools (vite, tauri, vitest) come from ui/node_modules.
-TAURI := cd ui && npx --no-install tauri
+# The Tauri CLI from ui/node_modules, told where the app and the interface are.
+TAURI := cd ui && TAURI_APP_PATH=$(CURDIR)/src-tauri TAURI_FRONTEND_PATH=$(CURDIR)/ui npx --no-install tauri
 APP := $(CARGO_TARGET_DIR)/debug/citizen-twin
 
 .PHONY: run test deps lint unit ui ui-test app window-test package package-test bench demo

@@ -20,6 +20,18 @@ use crate::view;
 
 type Answer<T> = Result<T, UiError>;
 
+/// Runs work that talks to an agency on a thread of its own. The HTTP client is blocking
+/// (`twin-sync`), and a blocking client must not run on the async runtime's threads,
+/// where Tauri runs commands.
+fn networked<T: Send>(f: impl FnOnce() -> Answer<T> + Send) -> Answer<T> {
+    std::thread::scope(|sc| sc.spawn(f).join()).unwrap_or_else(|_| {
+        Err(UiError::new(
+            "app-error",
+            "The app could not complete that. Nothing you saved was changed. Please try again.",
+        ))
+    })
+}
+
 /// What the app is, and where the twin stands.
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
@@ -192,9 +204,11 @@ pub fn approve_request(
     id: String,
     fields: Vec<String>,
 ) -> Answer<view::ShareOutcome> {
-    s.with_ui(|v| {
-        let shared = v.approve_request(&id, &fields, &s.trust)?;
-        view::send(v, &s.trust, shared)
+    networked(|| {
+        s.with_ui(|v| {
+            let shared = v.approve_request(&id, &fields, &s.trust)?;
+            view::send(v, &s.trust, shared)
+        })
     })
 }
 
@@ -210,8 +224,10 @@ pub fn agencies(s: State<'_, Session>) -> Answer<Vec<AgencySummary>> {
 
 #[tauri::command(async)]
 pub fn add_agency(s: State<'_, Session>, url: String) -> Answer<AgencySummary> {
-    let card = twin_sync::fetch_card(&url)?;
-    s.with(|v| v.add_agency(&card, &s.trust))
+    networked(|| {
+        let card = twin_sync::fetch_card(&url)?;
+        s.with(|v| v.add_agency(&card, &s.trust))
+    })
 }
 
 #[tauri::command(async)]
@@ -220,7 +236,7 @@ pub fn share(
     request: view::ShareInput,
     delivery: view::Delivery,
 ) -> Answer<view::ShareOutcome> {
-    s.with_ui(|v| view::share(v, &s.trust, &request.into_request()?, &delivery))
+    networked(|| s.with_ui(|v| view::share(v, &s.trust, &request.into_request()?, &delivery)))
 }
 
 #[tauri::command(async)]
@@ -235,12 +251,12 @@ pub fn access_receipts(s: State<'_, Session>, id: GrantId) -> Answer<Vec<AccessR
 
 #[tauri::command(async)]
 pub fn revoke(s: State<'_, Session>, id: String) -> Answer<view::Revoked> {
-    s.with_ui(|v| view::revoke(v, &id))
+    networked(|| s.with_ui(|v| view::revoke(v, &id)))
 }
 
 #[tauri::command(async)]
 pub fn sync(s: State<'_, Session>) -> Answer<twin_sync::SyncReport> {
-    s.with(|v| twin_sync::sync(v, &s.trust))
+    networked(|| s.with(|v| twin_sync::sync(v, &s.trust)))
 }
 
 #[derive(Debug, Serialize)]
@@ -299,10 +315,12 @@ pub struct DeleteInput {
 
 #[tauri::command(async)]
 pub fn delete_twin(s: State<'_, Session>, input: DeleteInput) -> Answer<DeleteReport> {
-    view::delete_twin(
-        &s,
-        input.confirm.trim(),
-        &Passphrase::new(input.passphrase.to_string()),
-        input.even_with_active_shares,
-    )
+    networked(|| {
+        view::delete_twin(
+            &s,
+            input.confirm.trim(),
+            &Passphrase::new(input.passphrase.to_string()),
+            input.even_with_active_shares,
+        )
+    })
 }

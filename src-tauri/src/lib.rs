@@ -58,6 +58,7 @@ pub fn run() {
                 .ok()
                 .map(|d| d.join("settings.json"));
             app.manage(Session::new(dir, sandbox, trust(sandbox)?, settings));
+            main_window(app)?;
             watch(app.handle().clone());
             Ok(())
         })
@@ -109,6 +110,26 @@ pub fn run() {
             let _ = s.lock();
         }
     });
+}
+
+/// Opens the main window as `tauri.conf.json` describes it: an incognito web view, so
+/// WebKit keeps no storage, cache or cookies on disk. WebDriver cannot drive an
+/// incognito context, so under automation (`TAURI_WEBVIEW_AUTOMATION=true`, which
+/// tauri-driver sets) the window is a normal one; the window tests' canary search shows
+/// that even then nothing of the twin reaches WebKit's files.
+fn main_window(app: &tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    let automation = std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true");
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == "main")
+        .ok_or("tauri.conf.json describes no main window")?;
+    tauri::WebviewWindowBuilder::from_config(app.handle(), config)?
+        .incognito(!automation)
+        .build()?;
+    Ok(())
 }
 
 /// Locks the vault after the auto-lock time without activity, and when the computer

@@ -72,10 +72,12 @@ fn did_you_mean(s: &[String]) -> String {
 
 /// A value that does not meet its field's rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the field {path} does not accept that value: {rule}. {hint}")]
+#[error("{title} does not accept that value: {rule}. {hint}")]
 pub struct InvalidValue {
     /// The field.
     pub path: FieldPath,
+    /// The field's name in plain words.
+    pub title: String,
     /// The rule it broke, without the value itself.
     pub rule: String,
     /// What to enter instead, for the citizen.
@@ -130,6 +132,7 @@ impl Field {
             None => Ok(()),
             Some(e) => Err(InvalidValue {
                 path: self.path.clone(),
+                title: self.title.clone(),
                 rule: rule_without_value(&e),
                 hint: self.hint.clone(),
             }),
@@ -141,6 +144,7 @@ impl Field {
     pub fn parse_text(&self, text: &str) -> Result<Value, InvalidValue> {
         let bad = |rule: &str| InvalidValue {
             path: self.path.clone(),
+            title: self.title.clone(),
             rule: rule.to_owned(),
             hint: self.hint.clone(),
         };
@@ -177,6 +181,8 @@ fn rule_without_value(e: &jsonschema::ValidationError<'_>) -> String {
             "an entry has a part whose name is not allowed".to_owned()
         }
         K::PropertyNames { .. } => "an entry has a part with a name that is not allowed".to_owned(),
+        // A regular expression means nothing to most people; the hint says what to enter.
+        K::Pattern { .. } => "it is not in the expected form".to_owned(),
         _ => e.masked_with("the value").to_string(),
     }
 }

@@ -229,9 +229,9 @@ fn about_the_item(code: &str, prefix: &str) -> bool {
 fn retry_line(e: &ClientError, what: &str, agency: &str) -> String {
     match e {
         ClientError::Unreachable { .. } => {
-            format!("Could not reach {agency} to {what} ({e}). The next `twin sync` tries again.")
+            format!("Could not reach {agency} to {what} ({e}). The next sync tries again.")
         }
-        _ => format!("Could not {what} at {agency}: {e}. The next `twin sync` tries again."),
+        _ => format!("Could not {what} at {agency}: {e}. The next sync tries again."),
     }
 }
 
@@ -539,7 +539,7 @@ impl AgencyRun<'_> {
             }
         }
         let line = format!(
-            "{} has more waiting for you than one sync fetches; the next `twin sync` goes on.",
+            "{} has more waiting for you than one sync fetches; the next sync goes on.",
             self.name()
         );
         self.event(
@@ -561,7 +561,7 @@ impl AgencyRun<'_> {
             ItemKind::Request => self.vault.import_request_from(&id, &item.body).map(|r| {
                 r.new.then(|| {
                     let mut line = format!(
-                        "{name} asked for your {} for '{}'. See it with `twin requests`.",
+                        "{name} asked for your {} for '{}'.",
                         twin_vault::describe_fields(&r.item.fields),
                         r.item.purpose
                     );
@@ -579,7 +579,7 @@ impl AgencyRun<'_> {
                     (
                         r.item.grant.parse().ok(),
                         format!(
-                            "{name} sent you a signed record ({}), issued on {}. See it with `twin records`.",
+                            "{name} sent you a signed record ({}), issued on {}.",
                             r.item.record_type,
                             twin_vault::human_date(r.item.issued_at)
                         ),

@@ -642,11 +642,7 @@ fn an_agency_that_cannot_be_reached_leaves_everything_for_the_next_sync() {
     assert_eq!(r.events.len(), 1, "nothing more is asked: {:#?}", r.events);
     assert_eq!(r.events[0].step, Step::Notice);
     assert_eq!(r.events[0].code.as_deref(), Some("agency-unreachable"));
-    assert!(
-        r.events[0]
-            .line
-            .contains("The next `twin sync` tries again")
-    );
+    assert!(r.events[0].line.contains("The next sync tries again"));
     assert_eq!(c.v.notices_to_send().len(), 1);
     assert_eq!(c.v.grants_to_send().len(), 1);
 

@@ -530,7 +530,7 @@ fn online_commands_with_an_agency_that_cannot_be_reached() {
         shared["sent"][0]["line"]
             .as_str()
             .unwrap()
-            .ends_with("The next `twin sync` tries again.")
+            .ends_with("The next sync tries again.")
     );
     let grants = w.ok(&["grants", "--json"]).json();
     assert_eq!(grants[0]["delivery"]["state"], "to-send");
@@ -615,8 +615,7 @@ fn online_commands_with_an_agency_that_cannot_be_reached() {
     );
     let out = w.ok(&["revoke", &grant_id]);
     assert!(
-        out.stdout.contains("Could not reach")
-            && out.stdout.contains("The next `twin sync` tries again"),
+        out.stdout.contains("Could not reach") && out.stdout.contains("The next sync tries again"),
         "{}",
         out.stdout
     );
