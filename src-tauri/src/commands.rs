@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tauri::State;
+use tauri::{AppHandle, Manager, State};
 use twin_types::{Category, GrantId};
 use twin_vault::{
     AccessReceipt, AgencySummary, AuditEntry, AuditReport, DeleteReport, EraseReport, GrantSummary,
@@ -24,12 +24,26 @@ type Answer<T> = Result<T, UiError>;
 /// (`twin-sync`), and a blocking client must not run on the async runtime's threads,
 /// where Tauri runs commands.
 fn networked<T: Send>(f: impl FnOnce() -> Answer<T> + Send) -> Answer<T> {
-    std::thread::scope(|sc| sc.spawn(f).join()).unwrap_or_else(|_| {
-        Err(UiError::new(
-            "app-error",
-            "The app could not complete that. Nothing you saved was changed. Please try again.",
-        ))
-    })
+    std::thread::scope(|sc| sc.spawn(f).join()).unwrap_or_else(|_| Err(internal_error()))
+}
+
+/// Runs a command's work on the blocking pool, never on the async runtime's few worker
+/// threads (Argon2id, SQLCipher and fsync take long). A panic in the work becomes a plain
+/// error for the window instead of a promise that never settles.
+async fn blocking<T: Send + 'static>(
+    app: AppHandle,
+    f: impl FnOnce(&Session) -> Answer<T> + Send + 'static,
+) -> Answer<T> {
+    tauri::async_runtime::spawn_blocking(move || f(&app.state::<Session>()))
+        .await
+        .unwrap_or_else(|_| Err(internal_error()))
+}
+
+fn internal_error() -> UiError {
+    UiError::new(
+        "app-error",
+        "The app could not complete that. Nothing you saved was changed. Please try again.",
+    )
 }
 
 /// What the app is, and where the twin stands.
@@ -72,14 +86,17 @@ pub fn passphrase_strength(passphrase: Zeroizing<String>) -> view::Strength {
     view::strength(&passphrase)
 }
 
-#[tauri::command(async)]
-pub fn create_twin(
-    s: State<'_, Session>,
+#[tauri::command]
+pub async fn create_twin(
+    app: AppHandle,
     passphrase: Zeroizing<String>,
 ) -> Answer<view::RecoveryCodeView> {
-    let (vault, code) = Vault::init(&s.dir, &Passphrase::new(passphrase.to_string()))?;
-    s.put(vault);
-    Ok(view::show_recovery_code(&s, code.0))
+    blocking(app, move |s| {
+        let (vault, code) = Vault::init(&s.dir, &Passphrase::new(passphrase.to_string()))?;
+        s.put(vault);
+        Ok(view::show_recovery_code(s, code.0))
+    })
+    .await
 }
 
 #[tauri::command]
@@ -101,34 +118,40 @@ pub fn forget_recovery_code(s: State<'_, Session>) {
     s.forget_recovery_code();
 }
 
-#[tauri::command(async)]
-pub fn unlock(s: State<'_, Session>, passphrase: Zeroizing<String>) -> Answer<()> {
-    s.may_try_unlock()?;
-    match Vault::unlock(&s.dir, &Passphrase::new(passphrase.to_string())) {
-        Ok(v) => {
-            s.put(v);
-            Ok(())
+#[tauri::command]
+pub async fn unlock(app: AppHandle, passphrase: Zeroizing<String>) -> Answer<()> {
+    blocking(app, move |s| {
+        s.may_try_unlock()?;
+        match Vault::unlock(&s.dir, &Passphrase::new(passphrase.to_string())) {
+            Ok(v) => {
+                s.put(v);
+                Ok(())
+            }
+            Err(e @ twin_vault::VaultError::WrongPassphrase) => Err(s.failed_unlock(e.into())),
+            Err(e) => Err(e.into()),
         }
-        Err(e @ twin_vault::VaultError::WrongPassphrase) => Err(s.failed_unlock(e.into())),
-        Err(e) => Err(e.into()),
-    }
+    })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn recover(
-    s: State<'_, Session>,
+#[tauri::command]
+pub async fn recover(
+    app: AppHandle,
     code: Zeroizing<String>,
     passphrase: Zeroizing<String>,
 ) -> Answer<view::RecoveryCodeView> {
-    let (vault, new_code) =
-        Vault::recover(&s.dir, &code, &Passphrase::new(passphrase.to_string()))?;
-    s.put(vault);
-    Ok(view::show_recovery_code(&s, new_code.0))
+    blocking(app, move |s| {
+        let (vault, new_code) =
+            Vault::recover(&s.dir, &code, &Passphrase::new(passphrase.to_string()))?;
+        s.put(vault);
+        Ok(view::show_recovery_code(s, new_code.0))
+    })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn lock(s: State<'_, Session>) -> Answer<()> {
-    s.lock().map(drop)
+#[tauri::command]
+pub async fn lock(app: AppHandle) -> Answer<()> {
+    blocking(app, move |s| s.lock().map(drop)).await
 }
 
 /// The UI saw the citizen type, click or scroll: the auto-lock clock restarts.
@@ -137,126 +160,150 @@ pub fn still_here(s: State<'_, Session>) {
     s.touch();
 }
 
-#[tauri::command(async)]
-pub fn twin(s: State<'_, Session>) -> Answer<view::TwinView> {
-    s.with(view::twin)
+#[tauri::command]
+pub async fn twin(app: AppHandle) -> Answer<view::TwinView> {
+    blocking(app, move |s| s.with(view::twin)).await
 }
 
-#[tauri::command(async)]
-pub fn set_field(s: State<'_, Session>, path: String, text: String) -> Answer<bool> {
-    s.with(|v| v.set(&path, &text, Some("changed in the app")))
-}
-
-#[tauri::command(async)]
-pub fn field_history(s: State<'_, Session>, path: String) -> Answer<Vec<HistoryEntry>> {
-    s.with(|v| v.history(&path))
-}
-
-#[tauri::command(async)]
-pub fn opt_in(s: State<'_, Session>, category: Category) -> Answer<bool> {
-    s.with(|v| v.opt_in(category))
-}
-
-#[tauri::command(async)]
-pub fn opt_out(s: State<'_, Session>, category: Category) -> Answer<Option<EraseReport>> {
-    s.with(|v| v.opt_out(category))
-}
-
-#[tauri::command(async)]
-pub fn erase(s: State<'_, Session>, path: String) -> Answer<EraseReport> {
-    s.with(|v| v.erase(&path))
-}
-
-#[tauri::command(async)]
-pub fn conflicts(s: State<'_, Session>) -> Answer<Vec<view::Conflict>> {
-    s.with(|v| Ok(view::conflicts(v)))
-}
-
-#[tauri::command(async)]
-pub fn choose_value(s: State<'_, Session>, path: String, value: Value) -> Answer<bool> {
-    s.with(|v| v.set_value(&path, value, Some("chosen between two values in the app")))
-}
-
-#[tauri::command(async)]
-pub fn records(s: State<'_, Session>) -> Answer<Vec<RecordSummary>> {
-    s.with(|v| v.records())
-}
-
-#[tauri::command(async)]
-pub fn hide_record(s: State<'_, Session>, id: String, hidden: bool) -> Answer<RecordSummary> {
-    s.with(|v| {
-        if hidden {
-            v.hide_record(&id)
-        } else {
-            v.unhide_record(&id)
-        }
+#[tauri::command]
+pub async fn set_field(app: AppHandle, path: String, text: String) -> Answer<bool> {
+    blocking(app, move |s| {
+        s.with(|v| v.set(&path, &text, Some("changed in the app")))
     })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn requests(s: State<'_, Session>) -> Answer<Vec<RequestSummary>> {
-    s.with(|v| Ok(v.requests()))
+#[tauri::command]
+pub async fn field_history(app: AppHandle, path: String) -> Answer<Vec<HistoryEntry>> {
+    blocking(app, move |s| s.with(|v| v.history(&path))).await
 }
 
-#[tauri::command(async)]
-pub fn approve_request(
-    s: State<'_, Session>,
+#[tauri::command]
+pub async fn opt_in(app: AppHandle, category: Category) -> Answer<bool> {
+    blocking(app, move |s| s.with(|v| v.opt_in(category))).await
+}
+
+#[tauri::command]
+pub async fn opt_out(app: AppHandle, category: Category) -> Answer<Option<EraseReport>> {
+    blocking(app, move |s| s.with(|v| v.opt_out(category))).await
+}
+
+#[tauri::command]
+pub async fn erase(app: AppHandle, path: String) -> Answer<EraseReport> {
+    blocking(app, move |s| s.with(|v| v.erase(&path))).await
+}
+
+#[tauri::command]
+pub async fn conflicts(app: AppHandle) -> Answer<Vec<view::Conflict>> {
+    blocking(app, move |s| s.with(|v| Ok(view::conflicts(v)))).await
+}
+
+#[tauri::command]
+pub async fn choose_value(app: AppHandle, path: String, value: Value) -> Answer<bool> {
+    blocking(app, move |s| {
+        s.with(|v| v.set_value(&path, value, Some("chosen between two values in the app")))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn records(app: AppHandle) -> Answer<Vec<RecordSummary>> {
+    blocking(app, move |s| s.with(|v| v.records())).await
+}
+
+#[tauri::command]
+pub async fn hide_record(app: AppHandle, id: String, hidden: bool) -> Answer<RecordSummary> {
+    blocking(app, move |s| {
+        s.with(|v| {
+            if hidden {
+                v.hide_record(&id)
+            } else {
+                v.unhide_record(&id)
+            }
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn requests(app: AppHandle) -> Answer<Vec<RequestSummary>> {
+    blocking(app, move |s| s.with(|v| Ok(v.requests()))).await
+}
+
+#[tauri::command]
+pub async fn approve_request(
+    app: AppHandle,
     id: String,
     fields: Vec<String>,
 ) -> Answer<view::ShareOutcome> {
-    networked(|| {
-        s.with_ui(|v| {
-            let shared = v.approve_request(&id, &fields, &s.trust)?;
-            view::send(v, &s.trust, shared)
+    blocking(app, move |s| {
+        networked(|| {
+            s.with_ui(|v| {
+                let shared = v.approve_request(&id, &fields, &s.trust)?;
+                view::send(v, &s.trust, shared)
+            })
         })
     })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn decline_request(s: State<'_, Session>, id: String) -> Answer<RequestSummary> {
-    s.with(|v| v.decline_request(&id))
+#[tauri::command]
+pub async fn decline_request(app: AppHandle, id: String) -> Answer<RequestSummary> {
+    blocking(app, move |s| s.with(|v| v.decline_request(&id))).await
 }
 
-#[tauri::command(async)]
-pub fn agencies(s: State<'_, Session>) -> Answer<Vec<AgencySummary>> {
-    s.with(|v| Ok(v.agencies()))
+#[tauri::command]
+pub async fn agencies(app: AppHandle) -> Answer<Vec<AgencySummary>> {
+    blocking(app, move |s| s.with(|v| Ok(v.agencies()))).await
 }
 
-#[tauri::command(async)]
-pub fn add_agency(s: State<'_, Session>, url: String) -> Answer<AgencySummary> {
-    networked(|| {
-        let card = twin_sync::fetch_card(&url)?;
-        s.with(|v| v.add_agency(&card, &s.trust))
+#[tauri::command]
+pub async fn add_agency(app: AppHandle, url: String) -> Answer<AgencySummary> {
+    blocking(app, move |s| {
+        networked(|| {
+            let card = twin_sync::fetch_card(&url)?;
+            s.with(|v| v.add_agency(&card, &s.trust))
+        })
     })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn share(
-    s: State<'_, Session>,
+#[tauri::command]
+pub async fn share(
+    app: AppHandle,
     request: view::ShareInput,
     delivery: view::Delivery,
 ) -> Answer<view::ShareOutcome> {
-    networked(|| s.with_ui(|v| view::share(v, &s.trust, &request.into_request()?, &delivery)))
+    blocking(app, move |s| {
+        networked(|| s.with_ui(|v| view::share(v, &s.trust, &request.into_request()?, &delivery)))
+    })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn grants(s: State<'_, Session>) -> Answer<Vec<GrantSummary>> {
-    s.with(|v| Ok(v.grants()))
+#[tauri::command]
+pub async fn grants(app: AppHandle) -> Answer<Vec<GrantSummary>> {
+    blocking(app, move |s| s.with(|v| Ok(v.grants()))).await
 }
 
-#[tauri::command(async)]
-pub fn access_receipts(s: State<'_, Session>, id: GrantId) -> Answer<Vec<AccessReceipt>> {
-    s.with(|v| v.access_receipts(&id))
+#[tauri::command]
+pub async fn access_receipts(app: AppHandle, id: GrantId) -> Answer<Vec<AccessReceipt>> {
+    blocking(app, move |s| s.with(|v| v.access_receipts(&id))).await
 }
 
-#[tauri::command(async)]
-pub fn revoke(s: State<'_, Session>, id: String) -> Answer<view::Revoked> {
-    networked(|| s.with_ui(|v| view::revoke(v, &id)))
+#[tauri::command]
+pub async fn revoke(app: AppHandle, id: String) -> Answer<view::Revoked> {
+    blocking(app, move |s| {
+        networked(|| s.with_ui(|v| view::revoke(v, &id)))
+    })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn sync(s: State<'_, Session>) -> Answer<twin_sync::SyncReport> {
-    networked(|| s.with(|v| twin_sync::sync(v, &s.trust)))
+#[tauri::command]
+pub async fn sync(app: AppHandle) -> Answer<twin_sync::SyncReport> {
+    blocking(app, move |s| {
+        networked(|| s.with(|v| twin_sync::sync(v, &s.trust)))
+    })
+    .await
 }
 
 #[derive(Debug, Serialize)]
@@ -269,28 +316,34 @@ pub struct Activity {
     pub intact: bool,
 }
 
-#[tauri::command(async)]
-pub fn activity(s: State<'_, Session>) -> Answer<Activity> {
-    s.with(|v| {
-        let report = v.verify_audit()?;
-        Ok(Activity {
-            entries: v.audit()?,
-            intact: report.is_intact(),
-            report,
+#[tauri::command]
+pub async fn activity(app: AppHandle) -> Answer<Activity> {
+    blocking(app, move |s| {
+        s.with(|v| {
+            let report = v.verify_audit()?;
+            Ok(Activity {
+                entries: v.audit()?,
+                intact: report.is_intact(),
+                report,
+            })
         })
     })
+    .await
 }
 
-#[tauri::command(async)]
-pub fn change_passphrase(
-    s: State<'_, Session>,
+#[tauri::command]
+pub async fn change_passphrase(
+    app: AppHandle,
     current: Zeroizing<String>,
     new: Zeroizing<String>,
 ) -> Answer<()> {
-    s.with(|v| {
-        v.check_passphrase(&Passphrase::new(current.to_string()))?;
-        v.change_passphrase(&Passphrase::new(new.to_string()))
+    blocking(app, move |s| {
+        s.with_ui(|v| {
+            s.recheck_passphrase(v, &Passphrase::new(current.to_string()))?;
+            Ok(v.change_passphrase(&Passphrase::new(new.to_string()))?)
+        })
     })
+    .await
 }
 
 #[tauri::command]
@@ -298,9 +351,9 @@ pub fn set_auto_lock(s: State<'_, Session>, minutes: u32) -> Answer<Settings> {
     s.set_auto_lock(minutes)
 }
 
-#[tauri::command(async)]
-pub fn deletion_summary(s: State<'_, Session>) -> Answer<view::DeletionSummary> {
-    s.with(view::deletion_summary)
+#[tauri::command]
+pub async fn deletion_summary(app: AppHandle) -> Answer<view::DeletionSummary> {
+    blocking(app, move |s| s.with(view::deletion_summary)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,14 +366,17 @@ pub struct DeleteInput {
     pub even_with_active_shares: bool,
 }
 
-#[tauri::command(async)]
-pub fn delete_twin(s: State<'_, Session>, input: DeleteInput) -> Answer<DeleteReport> {
-    networked(|| {
-        view::delete_twin(
-            &s,
-            input.confirm.trim(),
-            &Passphrase::new(input.passphrase.to_string()),
-            input.even_with_active_shares,
-        )
+#[tauri::command]
+pub async fn delete_twin(app: AppHandle, input: DeleteInput) -> Answer<DeleteReport> {
+    blocking(app, move |s| {
+        networked(|| {
+            view::delete_twin(
+                s,
+                input.confirm.trim(),
+                &Passphrase::new(input.passphrase.to_string()),
+                input.even_with_active_shares,
+            )
+        })
     })
+    .await
 }

@@ -47,6 +47,11 @@ fn trust(sandbox: bool) -> Result<twin_vault::TrustList, String> {
 pub fn run() {
     // No core dumps with keys in them; no other process of this user may attach.
     let _ = twin_vault::harden_process();
+    // A panic's message could hold a value; when the app is started from the desktop its
+    // stderr goes to the journal, on disk. Say only that something went wrong.
+    std::panic::set_hook(Box::new(|_| {
+        eprintln!("Citizen Twin hit an internal error. Nothing you saved was changed.");
+    }));
     let sandbox = std::env::var("TWIN_SANDBOX").is_ok_and(|v| v == "1");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -114,11 +119,13 @@ pub fn run() {
 
 /// Opens the main window as `tauri.conf.json` describes it: an incognito web view, so
 /// WebKit keeps no storage, cache or cookies on disk. WebDriver cannot drive an
-/// incognito context, so under automation (`TAURI_WEBVIEW_AUTOMATION=true`, which
-/// tauri-driver sets) the window is a normal one; the window tests' canary search shows
+/// incognito context, so in a debug build under automation (`TAURI_WEBVIEW_AUTOMATION=true`,
+/// which tauri-driver sets) the window is a normal one; the window tests' canary search shows
 /// that even then nothing of the twin reaches WebKit's files.
 fn main_window(app: &tauri::App) -> Result<(), Box<dyn std::error::Error>> {
-    let automation = std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true");
+    // Only builds for testing (debug) may be driven: a release window is always incognito.
+    let automation = cfg!(debug_assertions)
+        && std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true");
     let config = app
         .config()
         .app
@@ -143,16 +150,19 @@ fn watch(app: tauri::AppHandle) {
                 continue;
             };
             let slept = sleep.slept();
-            if !s.is_unlocked() {
+            // While a new recovery code is on screen, waiting to be confirmed as kept, the
+            // vault stays open: locking would lose the code for good.
+            if !s.is_unlocked() || s.recovery_code_pending() {
                 continue;
             }
             let limit = Duration::from_secs(u64::from(s.settings().auto_lock_minutes) * 60);
             let Some(reason) = session::lock_reason(slept, s.idle_for(), limit) else {
                 continue;
             };
-            if let Ok(true) = s.lock() {
-                let _ = app.emit("vault-locked", reason);
-            }
+            // The window is told whatever closing the database said: the vault is
+            // locked either way.
+            let _ = s.lock();
+            let _ = app.emit("vault-locked", reason);
         }
     });
 }

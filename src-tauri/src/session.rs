@@ -3,11 +3,12 @@
 //! the citizen confirming they kept it. The UI holds none of these.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use twin_vault::{RecoveryCode, TrustList, Vault};
+use twin_vault::{Passphrase, RecoveryCode, TrustList, Vault};
 
 use crate::error::UiError;
 
@@ -51,6 +52,11 @@ pub struct Session {
     /// The agencies' trust anchors.
     pub trust: TrustList,
     vault: Mutex<Option<Vault>>,
+    /// Whether `vault` holds an unlocked vault, readable without waiting for a long
+    /// command (a sync) that holds the vault's mutex.
+    unlocked: AtomicBool,
+    /// Wrong passphrases typed again while unlocked (to change it, or to delete the twin).
+    rechecks_failed: AtomicU64,
     last_use: Mutex<Instant>,
     not_before: Mutex<Option<Instant>>,
     settings: Mutex<Settings>,
@@ -84,6 +90,8 @@ impl Session {
             sandbox,
             trust,
             vault: Mutex::new(None),
+            unlocked: AtomicBool::new(false),
+            rechecks_failed: AtomicU64::new(0),
             last_use: Mutex::new(Instant::now()),
             not_before: Mutex::new(None),
             settings: Mutex::new(settings),
@@ -105,27 +113,46 @@ impl Session {
         &self,
         f: impl FnOnce(&mut Vault) -> Result<T, UiError>,
     ) -> Result<T, UiError> {
-        let mut slot = guard(&self.vault);
+        let mut slot = match self.vault.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => {
+                // A command panicked while it held the vault: its state in memory cannot
+                // be trusted. Drop it (everything committed is on disk) and ask for the
+                // passphrase again.
+                let mut slot = poisoned.into_inner();
+                drop(slot.take());
+                self.unlocked.store(false, Ordering::SeqCst);
+                self.vault.clear_poison();
+                return Err(UiError::locked());
+            }
+        };
         let v = slot.as_mut().ok_or_else(UiError::locked)?;
         self.touch();
-        f(v)
+        let out = f(v);
+        // Long work (a sync) counts as activity until it ends.
+        self.touch();
+        out
     }
 
-    /// Whether the vault is unlocked.
+    /// Whether the vault is unlocked. Never waits for a running command.
     pub fn is_unlocked(&self) -> bool {
-        guard(&self.vault).is_some()
+        self.unlocked.load(Ordering::SeqCst)
     }
 
     /// Keeps an unlocked vault.
     pub fn put(&self, mut vault: Vault) {
         vault.set_who("you, in the Citizen Twin app");
         *guard(&self.vault) = Some(vault);
+        self.unlocked.store(true, Ordering::SeqCst);
         *guard(&self.not_before) = None;
+        self.rechecks_failed.store(0, Ordering::SeqCst);
         self.touch();
     }
 
-    /// Locks the vault, if unlocked. Returns whether it was.
+    /// Locks the vault, if unlocked. Returns whether it was. The session counts as
+    /// locked at once, even while a running command finishes with the vault.
     pub fn lock(&self) -> Result<bool, UiError> {
+        self.unlocked.store(false, Ordering::SeqCst);
         let taken = guard(&self.vault).take();
         *guard(&self.recovery) = None;
         match taken {
@@ -134,9 +161,46 @@ impl Session {
         }
     }
 
-    /// Takes the vault out (to delete it).
-    pub fn take(&self) -> Option<Vault> {
-        guard(&self.vault).take()
+    /// Runs `f` on the unlocked vault and, if it succeeds, takes the vault out (to delete
+    /// it) under the same hold, so no other command can change it in between.
+    pub fn take_if(
+        &self,
+        f: impl FnOnce(&mut Vault) -> Result<(), UiError>,
+    ) -> Result<Vault, UiError> {
+        let mut slot = guard(&self.vault);
+        f(slot.as_mut().ok_or_else(UiError::locked)?)?;
+        self.unlocked.store(false, Ordering::SeqCst);
+        slot.take().ok_or_else(UiError::locked)
+    }
+
+    /// Checks the passphrase typed again while unlocked (to change it or delete the
+    /// twin), with the same growing wait after wrong ones as unlocking has.
+    pub fn recheck_passphrase(&self, v: &Vault, passphrase: &Passphrase) -> Result<(), UiError> {
+        self.may_try_unlock()?;
+        match v.check_passphrase(passphrase) {
+            Ok(()) => {
+                self.rechecks_failed.store(0, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e @ twin_vault::VaultError::WrongPassphrase) => {
+                let n = self.rechecks_failed.fetch_add(1, Ordering::SeqCst) + 1;
+                let secs = unlock_delay_secs(n);
+                *guard(&self.not_before) = Some(Instant::now() + Duration::from_secs(secs));
+                let mut err = UiError::from(e);
+                err.retry_in_secs = Some(secs);
+                err.message = format!(
+                    "That is not your current passphrase. Nothing was changed. Try again in {secs} second{}.",
+                    if secs == 1 { "" } else { "s" }
+                );
+                Err(err)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether a new recovery code is on screen, not yet confirmed as kept.
+    pub fn recovery_code_pending(&self) -> bool {
+        guard(&self.recovery).is_some()
     }
 
     /// The citizen did something.

@@ -449,8 +449,9 @@ pub fn delete_twin(
             format!("Type \"{DELETE_PHRASE}\" to confirm. Nothing was deleted."),
         ));
     }
-    s.with_ui(|v| {
-        v.check_passphrase(passphrase)?;
+    let vault = s.take_if(|v| {
+        s.recheck_passphrase(v, passphrase)?;
+        // Stop every share and tell its agency first, while the pairwise keys exist.
         let (_, left) = twin_sync::stop_every_share(v)?;
         if !left.is_empty() && !even_with_active_shares {
             let mut names: Vec<String> = left.iter().map(|g| g.agency_name.clone()).collect();
@@ -466,11 +467,11 @@ pub fn delete_twin(
         }
         Ok(())
     })?;
-    if let Some(v) = s.take() {
-        v.lock()?;
-    }
-    Ok(twin_vault::delete_vault(
-        &s.dir,
-        IfSharesActive::DeleteAnyway,
-    )?)
+    vault.lock()?;
+    let policy = if even_with_active_shares {
+        IfSharesActive::DeleteAnyway
+    } else {
+        IfSharesActive::Refuse
+    };
+    Ok(twin_vault::delete_vault(&s.dir, policy)?)
 }
