@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { GrantSummary, TwinView } from "./api-types";
+import type { GrantSummary, SyncReport, TwinView } from "./api-types";
 import {
   accessProblems,
+  agencyProblemLines,
   bodyEntries,
   countdownWords,
   dateTimeWords,
@@ -25,6 +26,8 @@ import {
   svgDataUrl,
   recordTypeWords,
   shareFileName,
+  shareOutcomeSummary,
+  stoppedWords,
 } from "./sharing";
 
 const UTC = "UTC";
@@ -220,6 +223,75 @@ describe("grant states", () => {
     );
     expect(noticeWords({ sent_at: T, agency_status: "remembered", refused: null }, UTC)).toMatch(/will refuse it/);
     expect(noticeWords({ sent_at: null, agency_status: null, refused: "some-code" })).not.toMatch(/some-code/);
+  });
+  it("says what stopping a share did, from the share itself", () => {
+    const stopped = { state: "stopped" as const, at: T };
+    // Not told: the agency could not be reached (a skipped event, or none at all).
+    const notTold = stoppedWords(grant({ state: stopped, notice: { sent_at: null, agency_status: null, refused: null } }), UTC);
+    expect(notTold.told).toBe(false);
+    expect(notTold.text).toBe(
+      "Stopped on this computer; DWP (SANDBOX) has not been told yet — the next check for updates tells it.",
+    );
+    // No notice at all yet: still not told.
+    expect(stoppedWords(grant({ state: stopped }), UTC).told).toBe(false);
+    expect(stoppedWords(grant({ state: stopped }), UTC).text).toMatch(/has not been told yet/);
+
+    const told = stoppedWords(grant({ state: stopped, notice: { sent_at: T, agency_status: null, refused: null } }), UTC);
+    expect(told).toEqual({ told: true, text: "Stopped, and DWP (SANDBOX) was told to delete what it holds." });
+    expect(
+      stoppedWords(grant({ state: stopped, notice: { sent_at: T, agency_status: "purged", refused: null } }), UTC).text,
+    ).toBe("Stopped, and DWP (SANDBOX) was told to delete what it holds. It answered that it deleted what it held.");
+    expect(
+      stoppedWords(grant({ state: stopped, notice: { sent_at: T, agency_status: "remembered", refused: null } }), UTC).text,
+    ).toMatch(/had not received the share, and will refuse it/);
+
+    const deleted = stoppedWords(
+      grant({
+        state: { state: "deleted", at: T + DAY, reason: "revoked", stopped_at: T },
+        notice: { sent_at: T, agency_status: "purged", refused: null },
+      }),
+      UTC,
+    );
+    expect(deleted).toEqual({
+      told: true,
+      text: "Stopped, and DWP (SANDBOX) was told to delete what it holds: it confirmed deletion on 4 December 2026.",
+    });
+
+    const refused = stoppedWords(grant({ state: stopped, notice: { sent_at: null, agency_status: null, refused: "bad-notice" } }), UTC);
+    expect(refused.told).toBe(false);
+    expect(refused.text).toMatch(/refused the notice to stop/);
+    expect(refused.text).not.toMatch(/bad-notice/);
+  });
+  it("picks out one agency's lines that did not go through, skipped ones included", () => {
+    const ev = (agency: string, outcome: "done" | "failed" | "refused" | "skipped" | "up-to-date") => ({
+      agency,
+      step: "notice" as const,
+      outcome,
+      grant: null,
+      code: null,
+      line: `${agency} ${outcome}`,
+    });
+    const r = { events: [ev("a", "done"), ev("a", "skipped"), ev("b", "failed"), ev("a", "refused"), ev("a", "up-to-date")] };
+    expect(agencyProblemLines(r, "a")).toEqual(["a skipped", "a refused"]);
+    expect(agencyProblemLines(null, "a")).toEqual([]);
+  });
+  it("sums up a share just handed over in one line", () => {
+    const out = (over: Partial<GrantSummary>, sent: SyncReport | null = null) => ({
+      grant: grant(over),
+      text: null,
+      qr_svg: null,
+      file: null,
+      sent,
+    });
+    expect(shareOutcomeSummary(out({}), "send")).toBe("Sent to DWP (SANDBOX): it received your share.");
+    expect(shareOutcomeSummary(out({ delivery: { state: "to-send" } }), "send")).toMatch(/not delivered yet/);
+    const failed = { events: [{ agency: "a", step: "share" as const, outcome: "failed" as const, grant: "g1", code: null, line: "x" }] };
+    expect(shareOutcomeSummary(out({ delivery: { state: "to-send" } }, failed), "send")).toMatch(/not delivered yet/);
+    expect(shareOutcomeSummary(out({ delivery: { state: "refused", code: "x", message: "No." } }), "send")).toMatch(
+      /DWP \(SANDBOX\) refused it/,
+    );
+    expect(shareOutcomeSummary(out({ delivery: { state: "by-hand" } }), "file")).toBe("Saved as a file for DWP (SANDBOX).");
+    expect(shareOutcomeSummary(out({ delivery: { state: "by-hand" } }), "paper")).toMatch(/^Ready to show/);
   });
   it("says how a share travels", () => {
     expect(deliveryWords({ state: "by-hand" })).toMatch(/Handed over/);

@@ -8,6 +8,7 @@ import type {
   GrantSummary,
   NoticeState,
   Purpose,
+  ShareOutcome,
   SyncEvent,
   SyncReport,
   TwinView,
@@ -240,6 +241,72 @@ export function noticeWords(n: NoticeState | null, timeZone?: string): string | 
   if (n.agency_status === "remembered")
     return `${told}: it had not received the share, and will refuse it if it arrives.`;
   return `${told}.`;
+}
+
+/** What stopping a share did, read from the share as it stands right after stopping. */
+export interface StoppedWords {
+  /** Whether the agency has been told (or confirmed deletion): shown as a success. */
+  told: boolean;
+  /** One sentence: "Stopped, and … was told to delete what it holds." and so on. */
+  text: string;
+}
+
+/**
+ * What "Stop sharing" did, from the share the backend returned (never from whether a sync
+ * event failed: an agency that could not be reached leaves a "skipped" event, or none).
+ */
+export function stoppedWords(g: GrantSummary, timeZone?: string): StoppedWords {
+  const name = g.agency_name;
+  const n = g.notice;
+  if (g.state.state === "deleted") {
+    const on = dateWords(g.state.at, timeZone);
+    return {
+      told: true,
+      text:
+        n?.sent_at != null
+          ? `Stopped, and ${name} was told to delete what it holds: it confirmed deletion on ${on}.`
+          : `Stopped, and ${name} confirmed deletion on ${on}.`,
+    };
+  }
+  if (n?.refused) {
+    return {
+      told: false,
+      text: `Stopped on this computer; ${name} refused the notice to stop, so it will not be sent again.`,
+    };
+  }
+  if (n?.sent_at != null) {
+    const answer =
+      n.agency_status === "purged"
+        ? " It answered that it deleted what it held."
+        : n.agency_status === "remembered"
+          ? " It had not received the share, and will refuse it if it arrives."
+          : "";
+    return { told: true, text: `Stopped, and ${name} was told to delete what it holds.${answer}` };
+  }
+  return {
+    told: false,
+    text: `Stopped on this computer; ${name} has not been told yet — the next check for updates tells it.`,
+  };
+}
+
+/** The lines of a report about one agency that did not go through (failed, refused or skipped). */
+export function agencyProblemLines(report: SyncReport | null | undefined, agency: string): string[] {
+  return (report?.events ?? [])
+    .filter((e) => e.agency === agency && (e.outcome === "failed" || e.outcome === "refused" || e.outcome === "skipped"))
+    .map((e) => e.line);
+}
+
+/** One short line saying what became of a share just handed over (for a live region). */
+export function shareOutcomeSummary(o: ShareOutcome, how: "send" | "file" | "paper"): string {
+  const name = o.grant.agency_name;
+  if (how === "file") return `Saved as a file for ${name}.`;
+  if (how === "paper") return `Ready to show to ${name} or print.`;
+  // As the outcome block reads: a sending that did not go through comes first.
+  const problems = problemEvents(o.sent);
+  if (o.grant.delivery.state === "refused" || problems.some((e) => e.outcome === "refused"))
+    return `Your share was made, but ${name} refused it.`;
+  if (problems.length === 0 && o.grant.delivery.state === "accepted") return `Sent to ${name}: it received your share.`;
+  return `Your share was made, but not delivered yet: the next check for updates will try again.`;
 }
 
 /** How a share reaches its agency, in words. */

@@ -28,6 +28,7 @@ const api = {
   checkRecoveryGroup: vi.fn(async (_g: number, t: string) => t.toUpperCase() === "MNPQR"),
   forgetRecoveryCode: vi.fn(async () => { calls.push("forget"); }),
   saveRecoveryCode: vi.fn(async () => {}),
+  stillHere: vi.fn(async () => {}),
   unlock: vi.fn(async (p: string) => { if (p !== "right") throw new ApiError("wrong-passphrase", "That passphrase is not the one for this twin. Check Caps Lock and try again in 2 seconds.", 2); }),
   recover: vi.fn(),
   twin: vi.fn(async () => twin),
@@ -90,6 +91,8 @@ describe("screens", () => {
     await check("save-dialog");
     await fireEvent.click(screen.getByTestId("recovery-save-dialog-confirm"));
     await waitFor(() => screen.getByTestId("recovery-saved"));
+    // The auto-lock clock restarts before the native save dialog opens and after it returns.
+    expect(api.stillHere).toHaveBeenCalledTimes(2);
     await fireEvent.input(screen.getByTestId("recovery-group-input"), { target: { value: "xxxxx" } });
     await fireEvent.click(screen.getByTestId("recovery-confirm"));
     await waitFor(() => screen.getByTestId("recovery-check-error"));

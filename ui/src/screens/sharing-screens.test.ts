@@ -118,9 +118,14 @@ describe("Sharing", () => {
     expect(review).toMatch(/Date of birth/);
     expect(review).toMatch(/2 January 1950/);
     expect(review).not.toMatch(/Postcode/);
+    expect(container.textContent).toMatch(/if you change one of these fields, the new value is sent\s+to Sandbox Benefits at the next check for updates/);
     await axeCheck(container);
     await fireEvent.click(screen.getByTestId("share-send"));
     await waitFor(() => expect(screen.getByTestId("share-outcome").textContent).toMatch(/could not be reached/));
+    // Only a short line is live, not the whole outcome block.
+    expect(screen.getByTestId("share-outcome").getAttribute("role")).toBeNull();
+    expect(screen.getByTestId("share-outcome-summary").getAttribute("role")).toBe("status");
+    expect(screen.getByTestId("share-outcome-summary").textContent).toMatch(/not delivered yet/);
     expect(screen.getByTestId("share-outcome").textContent).toMatch(/next check for updates will try again/);
     const share = calls.find((c) => c.cmd === "share")!;
     expect(share.args).toEqual({
@@ -139,9 +144,14 @@ describe("Sharing", () => {
     grants = grants.map((g) => g.id === "g1" ? grant({ state: { state: "stopped", at: now }, notice: { sent_at: null, agency_status: null, refused: null } }) : g);
     await fireEvent.click(screen.getByTestId("revoke-g1"));
     expect(screen.getByTestId("revoke-dialog").textContent).toMatch(/such as an award, stand/);
+    expect(screen.getByTestId("revoke-dialog").textContent).toMatch(/told to delete its copy of\s+Date of birth/);
+    expect(screen.getByTestId("revoke-dialog").textContent).not.toMatch(/can no longer read/);
     await axeCheck(container);
     await fireEvent.click(screen.getByTestId("revoke-dialog-confirm"));
     await waitFor(() => expect(screen.getByTestId("revoke-result-g1").textContent).toMatch(/could not be told now: The agency could not be reached/));
+    // Read from the share: not told yet, so never "was told to delete".
+    expect(screen.getByTestId("revoke-result-g1").textContent).toMatch(/has not been told yet — the next check for updates tells it/);
+    expect(screen.getByTestId("revoke-result-g1").textContent).not.toMatch(/was told to delete/);
     expect(screen.getByTestId("grant-state-g1").textContent).toMatch(/Stopped on this computer on/);
     expect(screen.getByTestId("grant-notice-g1").textContent).toMatch(/Not yet told/);
     expect(screen.queryByTestId("revoke-g1")).toBeNull();
@@ -203,7 +213,7 @@ describe("Requests", () => {
     let list = [req("r1"), req("r2"), req("r0", "lapsed")];
     handlers = {
       twin: () => twin, requests: () => list,
-      approve_request: (a: any) => { list = list.map((r) => r.id === a.id ? { ...r, state: "approved" } : r); return { grant: grant(), text: null, qr_svg: null, file: null, sent: { events: [] } }; },
+      approve_request: (a: any) => { list = list.map((r) => r.id === a.id ? { ...r, state: "approved" } : r); return { grant: grant({ delivery: { state: "to-send" } }), text: null, qr_svg: null, file: null, sent: { events: [{ agency: "sandbox-benefits", step: "agency", outcome: "skipped", grant: null, code: "offline", line: "Sandbox Benefits was not contacted: it could not be reached." }] } }; },
       decline_request: (a: any) => { if (a.id === "r2" && !list.find(r => r.id === "r2")!.case_ref?.startsWith("X")) { list = list.map((r) => r.id === a.id ? { ...r, state: "declined" } : r); } return list.find((r) => r.id === a.id); },
     };
     const { container } = render(Requests, { props: { info, go: () => {} } });
@@ -220,6 +230,11 @@ describe("Requests", () => {
     await fireEvent.click(screen.getByTestId("approve-r1"));
     await waitFor(() => expect(screen.getByTestId("request-state-r1").textContent).toMatch(/approved/));
     expect(calls.find((c) => c.cmd === "approve_request")!.args).toEqual({ id: "r1", fields: ["personal.date_of_birth"] });
+    // Not delivered (the agency was skipped): kept, and sent at the next check; never "You shared".
+    const result = screen.getByTestId("request-result-r1").textContent!;
+    expect(result).not.toMatch(/You shared/);
+    expect(result).toMatch(/kept on this computer.*sent at the next check for updates/);
+    expect(result).toMatch(/was not contacted/);
     await fireEvent.click(screen.getByTestId("decline-r2"));
     await waitFor(() => expect(screen.getByTestId("request-state-r2").textContent).toMatch(/declined/));
     await axeCheck(container);

@@ -59,6 +59,11 @@ describe("Settings", () => {
     await press(b, "change-passphrase");
     const err = await textOf(b, "passphrase-error", /\S/, T.long);
     expect(err).not.toMatch(/Error:|panicked|"code"/);
+    // A wrong passphrase typed again while unlocked earns the same growing wait as
+    // unlocking does: the message says how long, and the next try waits for it.
+    const wait = Number(/in (\d+) second/.exec(err)?.[1]);
+    expect(wait, `the wait in "${err}"`).toBeGreaterThan(0);
+    await b.pause(wait * 1000 + 200);
     await type(b, "current-passphrase", PASSPHRASE);
     await type(b, "new-passphrase", NEW_PASSPHRASE);
     await type(b, "new-passphrase-confirm", NEW_PASSPHRASE);
