@@ -572,7 +572,11 @@ fn agency_down_during_send_and_revoke_then_sync_delivers_both() {
 
     // Down: stopping works at once on this computer; the notice waits.
     let out = w.ok(&["--sandbox", "revoke", &grant_id]);
-    assert!(out.stdout.contains("next `twin sync`"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("The next sync tries again"),
+        "{}",
+        out.stdout
+    );
     let g = &w.ok(&["grants", "--json"]).json()[0];
     assert_eq!(g["state"]["state"], "stopped", "{g}");
     assert!(
