@@ -137,7 +137,11 @@ fn a_value_its_schema_refuses_names_the_rule_not_the_value() {
         ("personal.household.size", "3.5", &["whole number"]),
         ("personal.email", "QX7-not-an-email", &["email"]),
         ("personal.date_of_birth", "1958-02-30", &["date"]),
-        ("personal.address.postcode", "QX7!!!", &["expected form", "LS1 4AP"]),
+        (
+            "personal.address.postcode",
+            "QX7!!!",
+            &["expected form", "LS1 4AP"],
+        ),
         (
             "personal.preferences.contact_channel",
             "QX7pigeon",
