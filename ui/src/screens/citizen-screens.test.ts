@@ -47,7 +47,7 @@ const api = {
   deletionSummary: vi.fn(async () => ({ fields: 3, records: 1, audit_entries: 40, active_shares: [], backups: 2, dir: "/home/a/.local/share/citizen-twin", phrase: "delete my twin" })),
   deleteTwin: vi.fn(async (i: { even_with_active_shares: boolean }) => { if (!i.even_with_active_shares) throw new ApiError("active-shares", "Your twin was not deleted: X could not be told."); return { removed: [], removed_folder: true }; }),
 };
-vi.mock("/work/main/ui/src/lib/api.ts", () => ({ api, ApiError, toApiError: (e: unknown) => e instanceof ApiError ? e : new ApiError("app-error", "The app could not complete that.") }));
+vi.mock("../lib/api", () => ({ api, ApiError, toApiError: (e: unknown) => e instanceof ApiError ? e : new ApiError("app-error", "The app could not complete that.") }));
 vi.mock("@tauri-apps/plugin-dialog", () => ({ save: vi.fn(async () => "/media/usb/code.txt") }));
 
 const info = { version: "0.1.0", sandbox: true, vault_dir: "/x", has_vault: true, unlocked: true, settings: { auto_lock_minutes: 5 } };
