@@ -10,7 +10,7 @@ export CARGO_TERM_COLOR ?= never
 TAURI := cd ui && TAURI_APP_PATH=$(CURDIR)/src-tauri TAURI_FRONTEND_PATH=$(CURDIR)/ui npx --no-install tauri
 APP := $(CARGO_TARGET_DIR)/debug/citizen-twin
 
-.PHONY: run test deps lint unit ui ui-test app window-test package package-test bench demo
+.PHONY: run test deps lint unit ui ui-test app window-test package package-test bench bench-app demo
 
 deps:
 	@.ci/deps
@@ -73,3 +73,11 @@ package-test: app
 ## bench: criterion benchmarks; results go in docs/benchmarks.md by hand.
 bench: deps
 	cargo bench --locked -p twin-vault --bench vault
+
+## bench-app: the desktop app's cold start and 10,000-record unlock, in a real window
+## under Xvfb (release build); results in ui/test-output/bench/ and docs/benchmarks.md.
+bench-app: deps ui
+	$(TAURI) build --bundles deb --ci
+	cargo build --locked --release -p citizen-twin --example bench_fixture
+	cd ui && APP="$(CARGO_TARGET_DIR)/release/citizen-twin" FIXTURE_BIN="$(CARGO_TARGET_DIR)/release/examples/bench_fixture" \
+	  npx --no-install vitest run --config vitest.bench.config.ts
