@@ -11,7 +11,7 @@
 //          MINIBROWSER (WebKitGTK's MiniBrowser, the floor of the cold start; default: the
 //          one webkit2gtk-4.1 installs), TAURI_DRIVER.
 // Provided to the tests (inject): "window" (the harness's: display, driverPort) and "bench".
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import {
   accessSync,
   chmodSync,
@@ -20,17 +20,15 @@ import {
   existsSync,
   linkSync,
   mkdirSync,
-  openSync,
   readdirSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import type { WindowInfra } from "../window/global-setup";
-import { Fatal, freePort, killGroup, waitFor } from "../window/procs";
+import { findTauriDriver, startDriver, startXvfb, type WindowInfra } from "../window/global-setup";
+import { killGroup } from "../window/procs";
 import { benchDir, machine, shaderCache, type BenchInfo } from "./common";
 
 declare module "vitest" {
@@ -53,65 +51,6 @@ function need(name: string): string {
     throw new Error(`${name}=${p} is not an executable file.`);
   }
   return p;
-}
-
-function findTauriDriver(): string {
-  const candidates = [process.env.TAURI_DRIVER, join(homedir(), ".cargo", "bin", "tauri-driver")];
-  for (const dir of (process.env.PATH ?? "").split(":")) if (dir) candidates.push(join(dir, "tauri-driver"));
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  throw new Error("tauri-driver is not installed: cargo install tauri-driver --version '^2' --locked (make deps does it).");
-}
-
-/** Starts Xvfb on a free display; `-displayfd` makes Xvfb pick the number and tell us. */
-async function startXvfb(logFile: string): Promise<{ proc: ChildProcess; display: string }> {
-  const log = openSync(logFile, "a");
-  const proc = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
-    detached: true,
-    stdio: ["ignore", log, log, "pipe"],
-  });
-  const display = await new Promise<string>((ok, fail) => {
-    let text = "";
-    const timer = setTimeout(() => fail(new Error(`Xvfb did not report a display within 20 s (log: ${logFile})`)), 20_000);
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`Xvfb exited (${code}) before it was ready (log: ${logFile})`));
-    });
-    const fd3 = proc.stdio[3] as NodeJS.ReadableStream;
-    fd3.on("data", (d: Buffer) => {
-      text += d.toString();
-      if (text.includes("\n")) {
-        clearTimeout(timer);
-        ok(`:${text.trim()}`);
-      }
-    });
-  });
-  return { proc, display };
-}
-
-async function startDriver(bin: string, display: string, logFile: string): Promise<{ proc: ChildProcess; port: number }> {
-  const port = await freePort();
-  const nativePort = await freePort();
-  const log = openSync(logFile, "a");
-  const proc = spawn(bin, ["--port", String(port), "--native-port", String(nativePort)], {
-    detached: true,
-    stdio: ["ignore", log, log],
-    env: { ...process.env, DISPLAY: display },
-  });
-  let exited: number | null = null;
-  proc.once("exit", (code) => (exited = code ?? -1));
-  await waitFor(
-    async () => {
-      if (exited !== null) throw new Fatal(`tauri-driver exited (${exited}); see ${logFile}`);
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/status`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    20_000,
-    `tauri-driver to answer on port ${port} (log: ${logFile})`,
-  );
-  return { proc, port };
 }
 
 /**
@@ -142,6 +81,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const records = Number(process.env.BENCH_RECORDS ?? 10_000);
   const miniBrowser = process.env.MINIBROWSER ?? "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
+  // The app as it is now, before the fixture takes its half-minute.
+  const app = snapshot(appBin, dir, "app-under-test");
+  // Shader caches start empty; each test warms its own before measuring (see shaderCache).
+  rmSync(join(dir, "mesa-cache"), { recursive: true, force: true });
+  for (const old of readdirSync(dir)) if (old.startsWith("run-")) rmSync(join(dir, old), { recursive: true, force: true });
+  // The app started over WebDriver (tauri-driver → WebKitWebDriver → the harness's wrapper)
+  // inherits this.
+  process.env.MESA_SHADER_CACHE_DIR = shaderCache("webdriver");
   // The fixture, built fresh (its build time is one of the results).
   const fixture = join(dir, `fixture-${records}`);
   rmSync(fixture, { recursive: true, force: true });
@@ -156,13 +103,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const fixtureReport = JSON.parse(line.slice("BENCH_FIXTURE ".length)) as Record<string, number>;
   fixtureReport.wall_ms = performance.now() - started;
 
-  const app = snapshot(appBin, dir, "app-under-test");
-  // Shader caches start empty; each test warms its own before measuring (see shaderCache).
-  rmSync(join(dir, "mesa-cache"), { recursive: true, force: true });
-  for (const old of readdirSync(dir)) if (old.startsWith("run-")) rmSync(join(dir, old), { recursive: true, force: true });
-  // The app started over WebDriver (tauri-driver → WebKitWebDriver → the harness's wrapper)
-  // inherits this.
-  process.env.MESA_SHADER_CACHE_DIR = shaderCache("webdriver");
   const info: BenchInfo = {
     app,
     appSource: appBin,

@@ -42,7 +42,7 @@ function need(name: string): string {
   return p;
 }
 
-function findTauriDriver(): string {
+export function findTauriDriver(): string {
   const candidates = [process.env.TAURI_DRIVER, join(homedir(), ".cargo", "bin", "tauri-driver")];
   for (const dir of (process.env.PATH ?? "").split(":")) if (dir) candidates.push(join(dir, "tauri-driver"));
   for (const c of candidates) if (c && existsSync(c)) return c;
@@ -50,7 +50,7 @@ function findTauriDriver(): string {
 }
 
 /** Starts Xvfb on a free display; `-displayfd` makes Xvfb pick the number and tell us. */
-async function startXvfb(logFile: string): Promise<{ proc: ChildProcess; display: string }> {
+export async function startXvfb(logFile: string): Promise<{ proc: ChildProcess; display: string }> {
   const log = openSync(logFile, "a");
   const proc = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
     detached: true, // its own session and process group (setsid): killed by its own pid
@@ -75,7 +75,7 @@ async function startXvfb(logFile: string): Promise<{ proc: ChildProcess; display
   return { proc, display };
 }
 
-async function startDriver(bin: string, display: string, logFile: string): Promise<{ proc: ChildProcess; port: number }> {
+export async function startDriver(bin: string, display: string, logFile: string): Promise<{ proc: ChildProcess; port: number }> {
   const port = await freePort();
   const nativePort = await freePort();
   const log = openSync(logFile, "a");
