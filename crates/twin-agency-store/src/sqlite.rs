@@ -156,7 +156,19 @@ fn io(e: std::io::Error) -> StoreError {
     }
 }
 
+/// Finishes SQLCipher's process-wide start-up once, before any connection is keyed:
+/// SQLite runs SQLCipher's start-up hook after it marks itself initialised, so two
+/// threads opening their first connections together could key before the crypto
+/// provider exists ("SQL logic error"). `Once` makes the others wait.
+fn init_sqlcipher() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let _ = Connection::open_in_memory();
+    });
+}
+
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    init_sqlcipher();
     let c = Connection::open_with_flags(path, flags).map_err(err)?;
     c.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(err)?;

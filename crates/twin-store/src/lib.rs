@@ -135,7 +135,7 @@ impl Store {
                 io::ErrorKind::AlreadyExists => StoreError::Exists(path.to_owned()),
                 _ => io_err(path, e),
             })?;
-        let conn = Connection::open_with_flags(path, flags()).map_err(|e| sql_err(path, e))?;
+        let conn = connect(path)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -159,7 +159,7 @@ impl Store {
             }
             Err(e) => return Err(io_err(path, e)),
         }
-        let conn = Connection::open_with_flags(path, flags()).map_err(|e| sql_err(path, e))?;
+        let conn = connect(path)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -515,8 +515,24 @@ fn insert_audit(tx: &rusqlite::Transaction<'_>, rows: &[AuditRow]) -> rusqlite::
     Ok(())
 }
 
-fn flags() -> OpenFlags {
-    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+/// Finishes SQLCipher's process-wide start-up once, before any connection is keyed.
+///
+/// SQLite runs SQLCipher's start-up hook after it marks itself initialised, so a second
+/// thread opening its first connection at the same moment can key before the crypto
+/// provider is registered, and `PRAGMA key` fails with "SQL logic error". `Once` makes
+/// every other opener wait until the first start-up has finished.
+fn init_sqlcipher() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Opening any connection runs sqlite3_initialize and SQLCipher's hook in full.
+        let _ = Connection::open_in_memory();
+    });
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    init_sqlcipher();
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, flags).map_err(|e| sql_err(path, e))
 }
 
 fn io_err(path: &Path, source: io::Error) -> StoreError {
