@@ -73,11 +73,12 @@ package-test: app
 ## bench: criterion benchmarks; results go in docs/benchmarks.md by hand.
 bench: deps
 	cargo bench --locked -p twin-vault --bench vault
+	cargo bench --locked -p twin-rules --bench rules
 
-## bench-app: the desktop app's benchmarks under Xvfb (cold start to the unlock screen, a
-## twin with 10,000 records); prints summaries and writes ui/test-output/bench/*.json.
-## Results go in docs/benchmarks.md by hand. Not part of `make test`.
-bench-app: deps app
-	cargo build --locked -p citizen-twin --example bench_fixture
-	cd ui && APP="$(APP)" FIXTURE_BIN="$(CARGO_TARGET_DIR)/debug/examples/bench_fixture" \
+## bench-app: the desktop app's cold start and 10,000-record unlock, in a real window
+## under Xvfb (release build); results in ui/test-output/bench/ and docs/benchmarks.md.
+bench-app: deps ui
+	$(TAURI) build --bundles deb --ci
+	cargo build --locked --release -p citizen-twin --example bench_fixture
+	cd ui && APP="$(CARGO_TARGET_DIR)/release/citizen-twin" FIXTURE_BIN="$(CARGO_TARGET_DIR)/release/examples/bench_fixture" \
 	  npx --no-install vitest run --config vitest.bench.config.ts

@@ -156,6 +156,29 @@ enum Command {
         /// The grant; without it, purge every expired or revoked grant
         grant: Option<String>,
     },
+    /// Rule packs this agency publishes (eligibility, pre-fill and reminder rules)
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Sign a rule pack (its JSON, exactly as given) with the agency's current card key
+    #[command(after_help = "\
+The pack's `publisher` must be this agency's id; the signed file is what citizens add with \
+`twin rules add FILE`.
+
+Example:
+  twin-agency --dir /tmp/agency rules sign benefits.json --out benefits.twinrules")]
+    Sign {
+        /// The rule pack's JSON file (docs/rule-packs.md)
+        pack: PathBuf,
+        /// Where to save the signed pack
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -654,6 +677,69 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Rules {
+            command: RulesCommand::Sign { pack, out },
+        } => {
+            let identity = home::load(&dir)?;
+            let payload = std::fs::read(&pack).map_err(|e| {
+                Failure::from(("io", format!("cannot read {}: {e}", pack.display())))
+            })?;
+            let publisher = pack_publisher(&payload)?;
+            if publisher != identity.card.agency.to_string() {
+                return Err(Failure::from((
+                    "wrong-publisher",
+                    format!(
+                        "this pack's publisher is \"{publisher}\", not this agency (\"{}\"); an agency signs only its own packs",
+                        identity.card.agency
+                    ),
+                )));
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let no_key = || {
+                Failure::from((
+                    "no-current-key",
+                    "the agency's card has no key valid today; renew the card first",
+                ))
+            };
+            let kid = identity
+                .card
+                .current_key(now)
+                .ok_or_else(no_key)?
+                .kid
+                .clone();
+            let key = identity
+                .keys
+                .iter()
+                .find(|(k, _)| *k == kid)
+                .map(|(_, k)| Arc::clone(k))
+                .ok_or_else(no_key)?;
+            let signed = twin_protocol::sign_rule_pack(&payload, &kid, &key);
+            std::fs::write(&out, &signed).map_err(|e| {
+                Failure::from(("io", format!("cannot write {}: {e}", out.display())))
+            })?;
+            println!(
+                "Signed rule pack {} from {publisher} with key {kid}; saved to {}. Citizens add it with `twin rules add FILE`.",
+                pack.display(),
+                out.display()
+            );
+        }
     }
     Ok(())
+}
+
+/// The `publisher` of a rule pack's JSON.
+fn pack_publisher(payload: &[u8]) -> Result<String, Failure> {
+    let v: Value = serde_json::from_slice(payload)
+        .map_err(|e| Failure::from(("rule-pack-invalid", format!("the pack is not JSON: {e}"))))?;
+    v.get("publisher")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::from((
+                "rule-pack-invalid",
+                "the pack has no \"publisher\" (the id of the agency that publishes it)",
+            ))
+        })
 }

@@ -72,6 +72,22 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+enum RulesAction {
+    /// Add a rule pack signed by an agency you added (`twin agency add` first)
+    #[command(after_help = "Example:\n  twin rules add benefits.twinrules")]
+    Add {
+        /// The signed rule pack file
+        file: PathBuf,
+    },
+    /// The rule packs you added
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Create your twin: a new, empty, encrypted vault on this computer
     Init {
@@ -259,6 +275,51 @@ enum Command {
     Decline {
         /// The request's id (see `twin requests`)
         id: String,
+    },
+    /// Rule packs from agencies you added: what you may be eligible for, forms, reminders
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// What you may be eligible for, worked out on this computer from your twin and the
+    /// rule packs you added; nothing is sent anywhere
+    #[command(
+        after_help = "Examples:\n  twin suggest\n  twin suggest --what-if government.tax.annual_income=9000\n  twin suggest --json\n\nEach suggestion is explained criterion by criterion, and says what to add when it cannot be decided. --what-if tries a different value without changing your twin. The activity log records only that rules were evaluated, never the answers."
+    )]
+    Suggest {
+        /// Try a value without changing your twin: PATH=VALUE (repeatable)
+        #[arg(long = "what-if", value_name = "PATH=VALUE")]
+        what_if: Vec<String>,
+        /// Print JSON: every outcome, with its criteria
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reminders from your rule packs that are due soon (or overdue)
+    #[command(after_help = "Example:\n  twin reminders")]
+    Reminders {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share with a rule's agency exactly the fields the rule reads, for its purpose
+    #[command(
+        after_help = "Examples:\n  twin apply pension-credit --send\n  twin apply pension-credit --days 14 --out grant.twingrant\n\nWhat will be shared is printed first. Without --send or --out the share is printed as sealed text for paper or a QR code."
+    )]
+    Apply {
+        /// The rule's id, as `twin suggest --json` shows it (e.g. pension-credit)
+        rule: String,
+        /// Send the share to the agency over the internet now
+        #[arg(long)]
+        send: bool,
+        /// Save the share to this file, to hand over
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How many days the agency may read the fields (at most 90)
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Records agencies sent you, each checked against its signature; hide or import one
     Records {
@@ -1121,6 +1182,121 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Some(RequestsAction::Decline { id }) => decline(&dir, &mut secrets, &id)?,
         },
+        Command::Rules { action } => match action {
+            RulesAction::Add { file } => {
+                let bytes = read_small(&file, "rule pack")?;
+                let mut v = open(&dir, &mut secrets)?;
+                let p = v.add_rule_pack(&bytes, today())?;
+                v.lock()?;
+                println!(
+                    "Added rule pack {} version {} from {}: {} ({} rules). See what it suggests with `twin suggest`.",
+                    p.pack, p.version, p.publisher, p.title, p.rules
+                );
+            }
+            RulesAction::List { json } => {
+                let v = open(&dir, &mut secrets)?;
+                let list = v.rule_packs(today());
+                v.lock()?;
+                if json {
+                    print_json(&list);
+                } else if list.is_empty() {
+                    println!(
+                        "You have not added any rule packs. Add one with `twin rules add FILE`."
+                    );
+                } else {
+                    for p in &list {
+                        println!(
+                            "{} version {} from {}: {} ({} rules)",
+                            p.pack, p.version, p.publisher, p.title, p.rules
+                        );
+                    }
+                }
+            }
+        },
+        Command::Suggest { what_if, json } => {
+            let overrides = what_if
+                .iter()
+                .map(|t| twin_vault::twin_rules::Facts::parse_override(t))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail("invalid-what-if", e.to_string()))?;
+            let mut v = open(&dir, &mut secrets)?;
+            let outcomes = v.suggest(today(), &overrides)?;
+            v.lock()?;
+            if json {
+                print_json(&outcomes);
+            } else if outcomes.is_empty() {
+                println!("No rules to check. Add a rule pack with `twin rules add FILE`.");
+            } else {
+                if !overrides.is_empty() {
+                    println!("What if (your twin is not changed):");
+                }
+                for o in &outcomes {
+                    print_outcome(o);
+                }
+            }
+        }
+        Command::Reminders { json } => {
+            let mut v = open(&dir, &mut secrets)?;
+            let outcomes = v.suggest(today(), &[])?;
+            v.lock()?;
+            let due: Vec<_> = outcomes
+                .iter()
+                .filter(|o| o.reminder.as_ref().is_some_and(|r| r.in_window))
+                .collect();
+            if json {
+                print_json(&due);
+            } else if due.is_empty() {
+                println!("No reminders are due.");
+            } else {
+                for o in due {
+                    if let Some(r) = &o.reminder {
+                        println!("{} (due {}): {}", o.title, r.due, r.message);
+                    }
+                }
+            }
+        }
+        Command::Apply {
+            rule,
+            send,
+            out,
+            days,
+            json,
+        } => {
+            if !(1..=90).contains(&days) {
+                return Err(fail("invalid-days", "--days is 1 to 90"));
+            }
+            let trust = trust(&cli_trust, sandbox)?;
+            let mut v = open(&dir, &mut secrets)?;
+            let (agency, purpose, fields) = v.rule_share(&rule, today())?;
+            let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            if !json {
+                println!(
+                    "Sharing with {agency} for '{purpose}', for {days} day(s), exactly the fields rule {rule} reads: {}",
+                    fields.join(", ")
+                );
+            }
+            let req = twin_vault::ShareRequest {
+                agency,
+                fields,
+                purpose,
+                duration_secs: days.saturating_mul(86_400),
+                records: Vec::new(),
+                records_secs: 90 * 86_400,
+                single_use: false,
+            };
+            let shared = v.share(&req, &trust)?;
+            let sent = if send {
+                Some(send_now(&mut v, &trust, shared.summary.id)?)
+            } else {
+                None
+            };
+            v.lock()?;
+            let text = !send && out.is_none();
+            hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
+            if let Some(r) = &sent {
+                refused_share(r)?;
+            }
+        }
         Command::Records { action, json } => match action {
             Some(RecordsAction::Import { file }) => {
                 let bytes = read_small(&file, "record")?;
@@ -1718,4 +1894,33 @@ fn read_import(file: &std::path::Path) -> Result<String, Failure> {
             ),
         )
     })
+}
+
+/// Today, in UTC.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// One outcome: its summary, criterion by criterion, and what is missing.
+fn print_outcome(o: &twin_vault::twin_rules::Outcome) {
+    use twin_vault::twin_rules::{CriterionResult, Status};
+    let head = match o.status {
+        Status::Applies => o.summary.clone(),
+        Status::DoesNotApply => format!("{}: it does not look like it applies to you", o.title),
+        Status::Undecided => format!("{}: not decided yet; add what is missing", o.title),
+        Status::CouldNotCheck => format!("{}: could not be checked", o.title),
+    };
+    println!("{head}  [{}]", o.rule);
+    for c in &o.criteria {
+        let mark = match &c.result {
+            CriterionResult::Met | CriterionResult::NotMet => "",
+            CriterionResult::Undecided { .. } => "missing: ",
+            CriterionResult::CouldNotCheck { .. } => "could not check: ",
+        };
+        println!("  - {mark}{}", c.explanation);
+    }
+    if let Some(r) = o.reminder.as_ref().filter(|r| r.in_window) {
+        println!("  Reminder (due {}): {}", r.due, r.message);
+    }
+    println!("  Source: {}", o.source);
 }

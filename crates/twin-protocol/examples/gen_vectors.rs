@@ -16,7 +16,7 @@ use coset::CborSerializable;
 use serde_json::{Value, json};
 use twin_protocol::{
     AgencyCard, AgencyRequest, Anchor, CardKey, GrantBuilder, KeyPair, Limits, Purpose, Receipt,
-    ReceiptEvent, RecordClaims, Revocation, TrustList, deterministic, make_refresh,
+    ReceiptEvent, RecordClaims, Revocation, TrustList, deterministic, make_refresh, sign_rule_pack,
 };
 use twin_types::{AgencyId, FieldPath, GrantId, MessageId};
 
@@ -626,6 +626,47 @@ fn all() -> BTreeMap<String, Value> {
         json!({}),
     ));
 
+    // Rule packs: the payload is the pack's JSON, signed as published.
+    let pack = br#"{"v":1,"publisher":"vector-benefits","pack":"benefits","version":1,"title":"Vectors","issued_at":"2026-11-01","valid_from":"2026-11-01","valid_until":"2027-11-01","rules":[{"id":"pension-credit","version":1,"title":"Pension Credit","kind":"eligibility","source":"https://www.gov.uk/pension-credit","valid_from":"2026-11-01","valid_until":"2027-11-01","purpose":"pension-credit-check","summary":"You may be eligible for Pension Credit","criteria":[{"name":"age","when":"age(personal.date_of_birth) >= 66","explain":"Age {age(personal.date_of_birth)} >= 66"}]}]}"#;
+    let signed_pack = sign_rule_pack(pack, "k1", &c.agency);
+    add(vector(
+        "rules_ok",
+        "rules",
+        "A rule pack signed with the card's key k1; verification returns the JSON as signed.",
+        NOW,
+        &signed_pack,
+        "ok",
+        json!({"payload": hex::encode(pack)}),
+    ));
+    add(vector(
+        "fail_rules_bad_signature",
+        "rules",
+        "A rule pack naming vector-benefits, signed by someone else under kid k1.",
+        NOW,
+        &sign_rule_pack(pack, "k1", &stranger),
+        "BadSignature",
+        json!({}),
+    ));
+    add(vector(
+        "fail_rules_expired_key",
+        "rules",
+        "rules_ok's bytes after the card's key k1 has passed its not_after.",
+        NOW + 181 * DAY,
+        &signed_pack,
+        "KeyExpired",
+        json!({}),
+    ));
+    let other = pack_for("vector-tax");
+    add(vector(
+        "fail_rules_wrong_publisher",
+        "rules",
+        "Signed with vector-benefits' key, but naming vector-tax as the publisher.",
+        NOW,
+        &sign_rule_pack(&other, "k1", &c.agency),
+        "WrongPublisher",
+        json!({}),
+    ));
+
     // Agency requests.
     let request = AgencyRequest {
         v: 1,
@@ -671,6 +712,12 @@ fn all() -> BTreeMap<String, Value> {
         json!({}),
     ));
     out
+}
+
+/// A minimal rule pack naming `publisher`.
+fn pack_for(publisher: &str) -> Vec<u8> {
+    format!(r#"{{"v":1,"publisher":"{publisher}","pack":"tax","version":1,"rules":[]}}"#)
+        .into_bytes()
 }
 
 fn main() {

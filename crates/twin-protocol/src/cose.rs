@@ -15,6 +15,7 @@ pub(crate) mod kind {
     pub const REVOCATION: &str = "application/twin-revocation+cbor;v=1";
     pub const RECORD: &str = "application/twin-record+cbor;v=1";
     pub const RECEIPT: &str = "application/twin-receipt+cbor;v=1";
+    pub const RULES: &str = "application/twin-rules+cbor;v=1";
 }
 
 pub(crate) fn sign(kind: &str, kid: &[u8], payload: Vec<u8>, key: &KeyPair) -> Vec<u8> {

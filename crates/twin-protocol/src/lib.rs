@@ -17,6 +17,7 @@ mod record;
 mod refresh;
 mod request;
 mod revocation;
+mod rules;
 
 pub use card::{AgencyCard, Anchor, CardError, CardKey, Purpose, SignedCard, TrustList};
 pub use grant::{
@@ -35,6 +36,7 @@ pub use record::{
 pub use refresh::{RefreshClaims, RefreshError, make_refresh, open_refresh};
 pub use request::{AgencyRequest, RequestError, VerifiedRequest as VerifiedAgencyRequest};
 pub use revocation::{Revocation, RevocationError};
+pub use rules::{MAX_RULE_PACK_BYTES, RulePackSignatureError, sign_rule_pack, verify_rule_pack};
 
 #[cfg(test)]
 mod grant_wire_for_tests {

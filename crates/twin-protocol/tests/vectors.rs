@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use twin_protocol::{
     AgencyRequest, AgencyView, Grant, KeyPair, Limits, Receipt, Revocation, SignedCard, TrustList,
-    UnverifiedGrant, open_record, open_refresh, open_text,
+    UnverifiedGrant, open_record, open_refresh, open_text, verify_rule_pack,
 };
 use twin_types::GrantId;
 
@@ -139,6 +139,13 @@ fn every_vector_gives_its_expected_outcome() {
                 o
             }
             "receipt" => outcome(Receipt::verify(&input, &card)).0,
+            "rules" => {
+                let (o, payload) = outcome(verify_rule_pack(&input, &card, now));
+                if let (Some(p), Some(want)) = (payload, v.get("payload")) {
+                    assert_eq!(hex::encode(p), want.as_str().unwrap());
+                }
+                o
+            }
             "kdf" => {
                 let p: twin_crypto::KdfParams = serde_json::from_slice(&input).unwrap();
                 outcome(p.check()).0
@@ -157,6 +164,7 @@ fn every_vector_gives_its_expected_outcome() {
         "refresh",
         "revocation",
         "receipt",
+        "rules",
         "kdf",
     ] {
         assert!(kinds.contains(k), "no {k} vectors");

@@ -15,6 +15,10 @@ const SCHEMAS: &[(&str, &str)] = &[
         "identity-link/v1",
         include_str!("../../../schemas/records/identity-link.v1.schema.json"),
     ),
+    (
+        "income-statement/v1",
+        include_str!("../../../schemas/records/income-statement.v1.schema.json"),
+    ),
 ];
 
 static VALIDATORS: LazyLock<BTreeMap<&'static str, jsonschema::Validator>> = LazyLock::new(|| {
@@ -100,6 +104,24 @@ mod tests {
             &json!({"case_ref": "NI-1", "checked": "passport at the counter"}),
         )
         .unwrap();
+        check_record(
+            "benefit-award/v1",
+            &json!({"benefit": "Pension Credit", "decision": "refused", "effective_from": "2026-12-01",
+                    "rule": {"pack": "benefits", "id": "pension-credit", "version": 1}}),
+        )
+        .unwrap();
+        check_record(
+            "income-statement/v1",
+            &json!({"payer": "Leeds City Council", "tax_year": "2025-26", "gross_pay": 24000.0, "tax_paid": 2286.0}),
+        )
+        .unwrap();
+        assert!(matches!(
+            check_record(
+                "income-statement/v1",
+                &json!({"payer": "X", "tax_year": "2025", "gross_pay": 1, "tax_paid": 0})
+            ),
+            Err(RecordBodyError::Invalid { .. })
+        ));
         assert!(matches!(
             check_record("tax/v9", &json!({})),
             Err(RecordBodyError::UnknownType(_))

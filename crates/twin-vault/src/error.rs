@@ -86,6 +86,9 @@ pub enum VaultError {
     /// A record that was not accepted.
     #[error("the record was not accepted: {0}")]
     Record(twin_protocol::RecordError),
+    /// A rule pack that was not accepted, or values a rule cannot use.
+    #[error("the rule pack was not accepted: {0}")]
+    RulePack(String),
     /// A request that cannot be imported, approved or declined.
     #[error("{0}")]
     Request(String),
@@ -182,6 +185,7 @@ impl VaultError {
             VaultError::UnknownGrant(_) => "unknown-grant",
             VaultError::Record(_) => "record-refused",
             VaultError::Request(_) => "request-refused",
+            VaultError::RulePack(_) => "rule-pack-refused",
             VaultError::UnknownRequest(_) => "unknown-request",
             VaultError::UnknownRecord(_) => "unknown-record",
             VaultError::BadDeviceName => "bad-device-name",

@@ -20,6 +20,7 @@ mod error;
 mod exchange;
 mod keyfile;
 mod requests;
+mod rules;
 mod sharing;
 
 use std::fs;
@@ -48,6 +49,7 @@ pub use exchange::{
     Outgoing, PendingRefresh, ReceiptImport, ReceiptKind, SeqRange,
 };
 pub use requests::RequestSummary;
+pub use rules::PackSummary;
 pub use sharing::{
     AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
     trust_list,
@@ -56,6 +58,7 @@ pub use twin_backup::Fingerprint;
 pub use twin_crypto::{Passphrase, RecoveryCode, harden_process};
 pub use twin_doc::{HistoryEntry, nest};
 pub use twin_protocol::{KeyPair, TrustList};
+pub use twin_rules;
 
 /// Fields named for people by their titles: "date of birth and postcode". Paths that
 /// name no field are shown as they are.

@@ -1152,3 +1152,82 @@ fn computers_are_named_in_the_twin_and_bad_names_refused() {
             .any(|e| e.line == "You named this computer \"Kitchen laptop\".")
     );
 }
+
+mod rules {
+    use super::sharing::{card, sandbox_anchor};
+    use super::*;
+    use twin_protocol::KeyPair;
+
+    const PACK: &str = include_str!("../../../packaging/rules/benefits.json");
+
+    fn today() -> time::Date {
+        time::OffsetDateTime::now_utc().date()
+    }
+
+    fn version(n: u32) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_str(PACK).unwrap();
+        v["version"] = n.into();
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn packs_are_verified_against_the_pinned_card_kept_by_version_and_evaluated_quietly() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("v");
+        let (mut v, _) = Vault::init(&d, &pass(P)).unwrap();
+        let agency_key = KeyPair::generate();
+        let signed = twin_protocol::sign_rule_pack(&version(1), "k1", &agency_key);
+        // Not added yet.
+        let e = v.add_rule_pack(&signed, today()).unwrap_err();
+        assert_eq!(e.code(), "rule-pack-refused");
+        let card = card(&agency_key);
+        let trust = trust_list(None, true).unwrap();
+        v.add_agency(&card.sign("sandbox-anchor", &sandbox_anchor()).0, &trust)
+            .unwrap();
+        // Signed by someone else.
+        let forged = twin_protocol::sign_rule_pack(&version(1), "k1", &KeyPair::generate());
+        assert!(matches!(
+            v.add_rule_pack(&forged, today()),
+            Err(VaultError::RulePack(_))
+        ));
+        let s = v.add_rule_pack(&signed, today()).unwrap();
+        assert_eq!((s.pack.as_str(), s.version), ("benefits", 1));
+        // The same version again is refused; a newer one replaces it.
+        assert!(v.add_rule_pack(&signed, today()).is_err());
+        let v2 = twin_protocol::sign_rule_pack(&version(2), "k1", &agency_key);
+        v.add_rule_pack(&v2, today()).unwrap();
+        let list = v.rule_packs(today());
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].version, 2);
+
+        v.set("personal.date_of_birth", "1951-07-19", None).unwrap();
+        v.set("government.tax.annual_income", "9000", None).unwrap();
+        let out = v.suggest(today(), &[]).unwrap();
+        let pc = out
+            .iter()
+            .find(|o| o.rule.to_string() == "pension-credit")
+            .unwrap();
+        assert_eq!(pc.status, twin_rules::Status::Applies);
+        let (agency, purpose, fields) = v.rule_share("pension-credit", today()).unwrap();
+        assert_eq!(agency.as_str(), "sandbox-benefits");
+        assert_eq!(purpose, pc.purpose);
+        assert_eq!(fields, pc.fields_read.iter().cloned().collect::<Vec<_>>());
+
+        let audit: Vec<String> = v.audit().unwrap().into_iter().map(|a| a.line).collect();
+        let evaluated: Vec<_> = audit
+            .iter()
+            .filter(|l| l.starts_with("Rules were evaluated"))
+            .collect();
+        assert_eq!(evaluated.len(), 1, "{audit:?}");
+        assert!(
+            audit
+                .iter()
+                .any(|l| l.contains("You added rule pack benefits version 2"))
+        );
+        assert!(
+            !audit
+                .iter()
+                .any(|l| l.contains("Pension Credit") || l.contains("9000"))
+        );
+    }
+}

@@ -289,7 +289,7 @@ fn sigkill_during_single_use_redemptions_never_lets_a_grant_be_redeemed_twice() 
 }
 
 /// A free loopback port (bound, then released for the server to take).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     l.local_addr().expect("an address").port()
 }

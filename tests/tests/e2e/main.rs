@@ -16,4 +16,5 @@ mod erase;
 mod input;
 mod kill;
 mod lifecycle;
+mod rules;
 mod sharing;
