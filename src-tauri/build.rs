@@ -36,6 +36,10 @@ const COMMANDS: &[&str] = &[
     "set_auto_lock",
     "deletion_summary",
     "delete_twin",
+    "for_you",
+    "add_rule_pack",
+    "rule_share",
+    "accept_prefill",
 ];
 
 fn main() {

@@ -380,3 +380,35 @@ pub async fn delete_twin(app: AppHandle, input: DeleteInput) -> Answer<DeleteRep
     })
     .await
 }
+
+#[tauri::command]
+pub async fn for_you(app: AppHandle, what_if: Vec<view::WhatIf>) -> Answer<view::ForYou> {
+    blocking(app, move |s| s.with_ui(|v| view::for_you(v, &what_if))).await
+}
+
+#[tauri::command]
+pub async fn add_rule_pack(app: AppHandle, path: PathBuf) -> Answer<twin_vault::PackSummary> {
+    blocking(app, move |s| {
+        let bytes = view::read_rule_pack(&path)?;
+        s.with(|v| v.add_rule_pack(&bytes, view::today()))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn rule_share(app: AppHandle, rule: String) -> Answer<twin_vault::RuleShare> {
+    blocking(app, move |s| s.with(|v| v.rule_share(&rule, view::today()))).await
+}
+
+#[tauri::command]
+pub async fn accept_prefill(
+    app: AppHandle,
+    rule: String,
+    lines: Vec<view::PrefillLineInput>,
+) -> Answer<twin_vault::RuleShare> {
+    blocking(app, move |s| {
+        let lines: Vec<(String, Value)> = lines.into_iter().map(|l| (l.line, l.value)).collect();
+        s.with(|v| v.accept_prefill(&rule, &lines, view::today()))
+    })
+    .await
+}

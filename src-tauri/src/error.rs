@@ -47,7 +47,7 @@ impl From<twin_sync::ClientError> for UiError {
 
 /// Library messages are lower-case clauses made for `error: …` lines; the app shows them
 /// as sentences.
-fn sentence(text: &str) -> String {
+pub(crate) fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     let mut out: String = match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),

@@ -55,6 +55,7 @@ pub fn run() {
     let sandbox = std::env::var("TWIN_SANDBOX").is_ok_and(|v| v == "1");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let dir = vault_dir().ok_or("could not find your data folder; set TWIN_VAULT")?;
             let settings = app
@@ -103,6 +104,10 @@ pub fn run() {
             commands::set_auto_lock,
             commands::deletion_summary,
             commands::delete_twin,
+            commands::for_you,
+            commands::add_rule_pack,
+            commands::rule_share,
+            commands::accept_prefill,
         ])
         .build(tauri::generate_context!())
         .expect("the app's configuration is built into it");
@@ -144,6 +149,7 @@ fn main_window(app: &tauri::App) -> Result<(), Box<dyn std::error::Error>> {
 fn watch(app: tauri::AppHandle) {
     std::thread::spawn(move || {
         let mut sleep = SleepDetector::new();
+        let mut reminded_on = None;
         loop {
             std::thread::sleep(WATCH_EVERY);
             let Some(s) = app.try_state::<Session>() else {
@@ -155,6 +161,7 @@ fn watch(app: tauri::AppHandle) {
             if !s.is_unlocked() || s.recovery_code_pending() {
                 continue;
             }
+            remind(&app, &s, &mut reminded_on);
             let limit = Duration::from_secs(u64::from(s.settings().auto_lock_minutes) * 60);
             let Some(reason) = session::lock_reason(slept, s.idle_for(), limit) else {
                 continue;
@@ -166,3 +173,32 @@ fn watch(app: tauri::AppHandle) {
         }
     });
 }
+
+/// Once a day while the twin is unlocked: if a rule pack's reminder is due, raises a
+/// desktop notification that says only "You have a reminder". Notifications can be read
+/// by other software on the desktop, so the reminder itself stays in the window's
+/// "For you" page.
+fn remind(app: &tauri::AppHandle, s: &Session, reminded_on: &mut Option<time::Date>) {
+    use tauri_plugin_notification::NotificationExt;
+    let today = view::today();
+    if *reminded_on == Some(today) {
+        return;
+    }
+    let Ok(outcomes) = s.with(|v| v.suggest(today, &[])) else {
+        return;
+    };
+    *reminded_on = Some(today);
+    if outcomes.iter().any(view::reminder_due) {
+        // No notification service (a bare X server) is not the citizen's problem: the
+        // page shows the reminder either way.
+        let _ = app
+            .notification()
+            .builder()
+            .title("Citizen Twin")
+            .body(REMINDER_NOTICE)
+            .show();
+    }
+}
+
+/// The whole text of the reminder notification.
+pub const REMINDER_NOTICE: &str = "You have a reminder";

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use twin_schema::{Catalog, Kind};
 use twin_types::{AgencyId, Category};
+use twin_vault::twin_rules::{Facts, Outcome};
 use twin_vault::{
-    DeleteReport, GrantSummary, IfSharesActive, Passphrase, RecoveryCode, Shared, TrustList, Vault,
-    VaultError,
+    DecisionCheck, DeleteReport, GrantSummary, IfSharesActive, PackSummary, Passphrase,
+    RecoveryCode, Shared, TrustList, Vault, VaultError,
 };
 
 use crate::error::UiError;
@@ -474,4 +475,78 @@ pub fn delete_twin(
         IfSharesActive::Refuse
     };
     Ok(twin_vault::delete_vault(&s.dir, policy)?)
+}
+
+/// The "For you" page: every rule of every kept pack worked out now, and the decisions
+/// agencies sent back re-checked against the rules they cite.
+#[derive(Debug, Serialize)]
+pub struct ForYou {
+    /// The rule packs kept.
+    pub packs: Vec<PackSummary>,
+    /// Every rule, worked out on this computer.
+    pub outcomes: Vec<Outcome>,
+    /// Decisions re-checked.
+    pub decisions: Vec<DecisionCheck>,
+    /// Worked out with "what if" values (the twin is not changed).
+    pub what_if: bool,
+}
+
+/// A "what if" value: a field's path and the value as typed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIf {
+    pub path: String,
+    pub value: String,
+}
+
+/// One pre-filled line the citizen accepted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefillLineInput {
+    pub line: String,
+    pub value: Value,
+}
+
+pub fn for_you(v: &mut Vault, what_if: &[WhatIf]) -> Result<ForYou, UiError> {
+    let overrides = what_if
+        .iter()
+        .map(|w| Facts::parse_override(&format!("{}={}", w.path.trim(), w.value)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UiError::new("invalid-what-if", crate::error::sentence(&e.to_string())))?;
+    let today = today();
+    Ok(ForYou {
+        packs: v.rule_packs(today),
+        outcomes: v.suggest(today, &overrides)?,
+        decisions: v.check_decisions()?,
+        what_if: !overrides.is_empty(),
+    })
+}
+
+/// A reminder that is due now (within its rule's window, or overdue).
+pub fn reminder_due(o: &Outcome) -> bool {
+    o.reminder.as_ref().is_some_and(|r| r.in_window)
+}
+
+/// Today's date (UTC), for rules.
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// Reads a rule-pack file the citizen chose, refusing one too big to be a pack before
+/// reading it.
+pub fn read_rule_pack(path: &Path) -> Result<Vec<u8>, UiError> {
+    let unreadable = |e: std::io::Error| {
+        UiError::new(
+            "unreadable-file",
+            format!("That file could not be read ({e}). Nothing was added."),
+        )
+    };
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > twin_protocol::MAX_RULE_PACK_BYTES as u64 {
+        return Err(UiError::new(
+            "rule-pack-refused",
+            "That file is too big to be a rule pack. Nothing was added.",
+        ));
+    }
+    std::fs::read(path).map_err(unreadable)
 }

@@ -45,29 +45,42 @@ const CHECKED: &[&str] = &[
     "AccessReceipt",
     "Activity",
     "AgencySummary",
+    "Agreement",
     "AppInfo",
     "AuditEntry",
     "AuditReport",
     "Category",
     "CategoryView",
     "Conflict",
+    "CriterionOutcome",
+    "DecisionCheck",
     "DeleteInput",
     "DeleteReport",
     "DeletionSummary",
     "Delivery",
     "DeliveryState",
     "EraseReport",
+    "Evidence",
     "FieldKind",
     "FieldView",
+    "ForYou",
     "GrantState",
     "GrantSummary",
     "HistoryEntry",
+    "LineOutcome",
     "NoticeState",
+    "Outcome",
+    "PackSummary",
+    "PrefillLineInput",
     "Purpose",
     "RecordSummary",
     "RecoveryCodeView",
+    "ReminderOutcome",
     "RequestSummary",
     "Revoked",
+    "RuleKind",
+    "RuleShare",
+    "RuleStatus",
     "SeqRange",
     "Settings",
     "ShareInput",
@@ -77,6 +90,8 @@ const CHECKED: &[&str] = &[
     "SyncReport",
     "TwinView",
     "UiError",
+    "Verdict",
+    "WhatIf",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -304,7 +319,9 @@ fn award() -> Value {
         "currency": "GBP",
         "period": "week",
         "effective_from": "2026-12-01",
-        "reason": "Your income is below the threshold for your household."
+        "reason": "Your income is below the threshold for your household.",
+        // The published rule it applied: the twin re-checks the decision against it.
+        "rule": {"pack": "benefits", "id": "pension-credit", "version": 1}
     })
 }
 
@@ -583,6 +600,156 @@ fn real_answers_fit_the_schema() {
     api.check(
         "RecordSummary",
         &s.with(|v| v.unhide_record(&award_id)).expect("shown"),
+    );
+
+    // --- For you: the agency's signed rule pack, worked out on the twin; the award,
+    // which cites a rule, re-checked on the values shared for it.
+    let identity = home::load(agency.dir.path()).expect("the agency's identity");
+    let kid = identity
+        .card
+        .current_key(SystemClock.now())
+        .expect("a current key")
+        .kid
+        .clone();
+    let key = identity
+        .keys
+        .iter()
+        .find(|(k, _)| *k == kid)
+        .map(|(_, k)| Arc::clone(k))
+        .expect("its key");
+    let pack = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/rules/benefits.json"),
+    )
+    .expect("the sample pack");
+    let signed = twin_protocol::sign_rule_pack(&pack, &kid, &key);
+    let today = view::today();
+    api.check(
+        "PackSummary",
+        &s.with(|v| v.add_rule_pack(&signed, today)).expect("added"),
+    );
+    s.with(|v| {
+        v.set("personal.date_of_birth", "1951-07-19", None)?;
+        v.set("government.tax.annual_income", "9000", None)
+    })
+    .expect("values set");
+    let whatif: Vec<view::WhatIf> = vec![api.input(
+        "WhatIf",
+        json!({"path": "government.tax.annual_income", "value": "40000"}),
+    )];
+    for what_if in [&[][..], &whatif[..]] {
+        let page = api.check(
+            "ForYou",
+            &s.with_ui(|v| view::for_you(v, what_if)).expect("for you"),
+        );
+        assert_eq!(page["what_if"], !what_if.is_empty());
+        api.check_each(
+            "PackSummary",
+            &s.with(|v| Ok(v.rule_packs(today))).expect("packs"),
+        );
+        for o in page["outcomes"].as_array().expect("outcomes") {
+            api.check_json("Outcome", o);
+            api.check_json("RuleKind", &o["kind"]);
+            api.check_json("RuleStatus", &o["status"]);
+            for c in o["criteria"].as_array().expect("criteria") {
+                api.check_json("CriterionOutcome", c);
+            }
+            if !o["reminder"].is_null() {
+                api.check_json("ReminderOutcome", &o["reminder"]);
+            }
+        }
+        let pc = page["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .find(|o| o["rule"] == "pension-credit")
+            .expect("Pension Credit")
+            .clone();
+        let want = if what_if.is_empty() {
+            "applies"
+        } else {
+            "does_not_apply"
+        };
+        assert_eq!(pc["status"], want, "{pc}");
+        let decisions = page["decisions"].as_array().expect("decisions");
+        assert_eq!(decisions.len(), 1, "the award cites a rule: {page}");
+        for d in decisions {
+            api.check_json("DecisionCheck", d);
+            api.check_json("Agreement", &d["agreement"]);
+            api.check_json("Verdict", &d["agreement"]["verdict"]);
+            api.check_json("Evidence", &d["agreement"]["evidence"]);
+            // The share it was sent under held the name and postcode, not the date of
+            // birth or income the rule reads: the shared values cannot decide.
+            assert_eq!(d["agreement"]["verdict"], "undecided", "{d}");
+        }
+    }
+    // Pre-fill lines and reminders, from the other sample packs' rules as the page
+    // receives them (their publishers are other agencies than this test's).
+    let sample = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../packaging/rules")
+            .join(name);
+        twin_vault::twin_rules::RulePack::load(&std::fs::read(path).expect("a pack"), today)
+            .expect("the pack loads")
+    };
+    let mut facts = twin_vault::twin_rules::Facts::new();
+    facts
+        .set("government.tax.reference", json!("AB123456C"))
+        .and_then(|f| f.set("government.tax.annual_income", json!(18250.5)))
+        .and_then(|f| {
+            let soon = today + time::Duration::days(30);
+            f.set(
+                "government.licences.driving.expires",
+                json!(soon.to_string()),
+            )
+        })
+        .expect("facts");
+    let mut lines = 0;
+    let mut reminders = 0;
+    for pack in [sample("tax.json"), sample("health.json")] {
+        for o in pack.evaluate(&facts, today) {
+            let o = api.check("Outcome", &o);
+            for l in o["prefill"].as_array().expect("lines") {
+                api.check_json("LineOutcome", l);
+                lines += 1;
+            }
+            if !o["reminder"].is_null() {
+                api.check_json("ReminderOutcome", &o["reminder"]);
+                reminders += 1;
+            }
+        }
+    }
+    assert!(
+        lines > 0 && reminders > 0,
+        "{lines} lines, {reminders} reminders"
+    );
+
+    let bad = s
+        .with_ui(|v| {
+            let w = vec![view::WhatIf {
+                path: "government.tax.annual_income".into(),
+                value: "lots".into(),
+            }];
+            view::for_you(v, &w)
+        })
+        .expect_err("not a number");
+    assert_eq!(api.check("UiError", &bad)["code"], "invalid-what-if");
+    let plan = api.check(
+        "RuleShare",
+        &s.with(|v| v.rule_share("pension-credit", today))
+            .expect("a plan"),
+    );
+    assert_eq!(
+        plan["fields"],
+        json!(["government.tax.annual_income", "personal.date_of_birth"])
+    );
+    let line: view::PrefillLineInput =
+        api.input("PrefillLineInput", json!({"line": "1.2", "value": 18250.5}));
+    let not_prefill = s
+        .with(|v| v.accept_prefill("pension-credit", &[(line.line, line.value)], today))
+        .expect_err("not a pre-fill rule");
+    assert_eq!(
+        api.check("UiError", &not_prefill)["code"],
+        "rule-pack-refused"
     );
 
     // --- Requests: one approved (with fewer fields than asked), one declined.

@@ -321,6 +321,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accept a pre-filled form (a tax return) line by line, and share the accepted lines
+    /// with the agency that published the rule
+    #[command(
+        after_help = "Examples:\n  twin prefill self-assessment\n  twin prefill self-assessment --skip 1.4 --set 1.2=18500 --send\n\nWithout --accept, --send or --out the proposed lines are only printed. Every proposed line is accepted unless you --skip it; --set changes a line's value (numbers stay numbers). The accepted lines are kept in your twin (government.tax.return_lines) and shared, for the rule's purpose, with nothing else."
+    )]
+    Prefill {
+        /// The pre-fill rule's id, as `twin suggest` shows it (e.g. self-assessment)
+        rule: String,
+        /// Leave this line out (repeatable)
+        #[arg(long, value_name = "LINE")]
+        skip: Vec<String>,
+        /// Use this value for a line instead of the one proposed (repeatable)
+        #[arg(long, value_name = "LINE=VALUE")]
+        set: Vec<String>,
+        /// Keep the accepted lines in your twin and make the share
+        #[arg(long)]
+        accept: bool,
+        /// Accept, then send the share to the agency over the internet now
+        #[arg(long)]
+        send: bool,
+        /// Accept, then save the share to this file, to hand over
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How many days the agency may read the lines (at most 90)
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decisions agencies sent you, checked against the published rules they cite, on the
+    /// values you shared; any disagreement is explained, with the evidence for an appeal
+    #[command(after_help = "Example:\n  twin decisions")]
+    Decisions {
+        /// Print JSON, with the evidence
+        #[arg(long)]
+        json: bool,
+    },
     /// Records agencies sent you, each checked against its signature; hide or import one
     Records {
         #[command(subcommand)]
@@ -1267,20 +1305,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let trust = trust(&cli_trust, sandbox)?;
             let mut v = open(&dir, &mut secrets)?;
-            let (agency, purpose, fields) = v.rule_share(&rule, today())?;
-            let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            let plan = v.rule_share(&rule, today())?;
             if !json {
                 println!(
-                    "Sharing with {agency} for '{purpose}', for {days} day(s), exactly the fields rule {rule} reads: {}",
-                    fields.join(", ")
+                    "Sharing with {} for '{}', for {days} day(s), exactly the fields rule {rule} reads: {}",
+                    plan.agency_name,
+                    plan.purpose,
+                    plan.fields.join(", ")
                 );
             }
             let req = twin_vault::ShareRequest {
-                agency,
-                fields,
-                purpose,
+                agency: plan.agency,
+                fields: plan.fields,
+                purpose: plan.purpose,
                 duration_secs: days.saturating_mul(86_400),
-                records: Vec::new(),
+                records: plan.records,
                 records_secs: 90 * 86_400,
                 single_use: false,
             };
@@ -1295,6 +1334,121 @@ fn run(cli: Cli) -> Result<(), Failure> {
             hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
             if let Some(r) = &sent {
                 refused_share(r)?;
+            }
+        }
+        Command::Prefill {
+            rule,
+            skip,
+            set,
+            accept,
+            send,
+            out,
+            days,
+            json,
+        } => {
+            if !(1..=90).contains(&days) {
+                return Err(fail("invalid-days", "--days is 1 to 90"));
+            }
+            let edits = set
+                .iter()
+                .map(|t| {
+                    t.split_once('=')
+                        .map(|(l, v)| (l.trim().to_owned(), v.trim().to_owned()))
+                        .ok_or_else(|| {
+                            fail(
+                                "invalid-line",
+                                format!("--set {t}: write LINE=VALUE, like 1.2=18500"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut v = open(&dir, &mut secrets)?;
+            let outcome = v.suggest(today(), &[])?.into_iter().find(|o| {
+                o.rule.as_str() == rule && o.kind == twin_vault::twin_rules::RuleKind::Prefill
+            });
+            let Some(outcome) = outcome else {
+                v.lock()?;
+                return Err(fail(
+                    "rule-pack-refused",
+                    format!(
+                        "no rule pack you added has a pre-fill rule \"{rule}\" in force today; `twin suggest` lists the rules"
+                    ),
+                ));
+            };
+            if outcome.prefill.is_empty() {
+                v.lock()?;
+                let why: Vec<&str> = outcome
+                    .criteria
+                    .iter()
+                    .map(|c| c.explanation.as_str())
+                    .collect();
+                return Err(fail(
+                    "nothing-to-prefill",
+                    format!(
+                        "{} cannot be pre-filled yet: {}",
+                        outcome.title,
+                        why.join("; ")
+                    ),
+                ));
+            }
+            let lines = prefill_lines(&outcome, &skip, &edits)?;
+            if !(accept || send || out.is_some()) {
+                v.lock()?;
+                if json {
+                    print_json(&outcome.prefill);
+                } else {
+                    print_outcome(&outcome);
+                    println!(
+                        "Accept these lines with `twin prefill {rule} --accept` (or --send); leave one out with --skip LINE, change one with --set LINE=VALUE."
+                    );
+                }
+                return Ok(());
+            }
+            let trust = trust(&cli_trust, sandbox)?;
+            let plan = v.accept_prefill(&rule, &lines, today())?;
+            if !json {
+                println!(
+                    "Kept {} line(s) of {} in your twin; sharing them with {} for '{}', for {days} day(s).",
+                    lines.len(),
+                    plan.title,
+                    plan.agency_name,
+                    plan.purpose_words
+                );
+            }
+            let req = twin_vault::ShareRequest {
+                agency: plan.agency,
+                fields: plan.fields,
+                purpose: plan.purpose,
+                duration_secs: days.saturating_mul(86_400),
+                records: plan.records,
+                records_secs: 90 * 86_400,
+                single_use: false,
+            };
+            let shared = v.share(&req, &trust)?;
+            let sent = if send {
+                Some(send_now(&mut v, &trust, shared.summary.id)?)
+            } else {
+                None
+            };
+            v.lock()?;
+            let text = !send && out.is_none();
+            hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
+            if let Some(r) = &sent {
+                refused_share(r)?;
+            }
+        }
+        Command::Decisions { json } => {
+            let mut v = open(&dir, &mut secrets)?;
+            let checks = v.check_decisions()?;
+            v.lock()?;
+            if json {
+                print_json(&checks);
+            } else if checks.is_empty() {
+                println!("No decision cites a published rule yet.");
+            } else {
+                for c in &checks {
+                    print_decision(c);
+                }
             }
         }
         Command::Records { action, json } => match action {
@@ -1901,6 +2055,85 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
+/// The lines of a pre-fill the citizen accepts: every proposed line but those skipped,
+/// with edits applied (a number stays a number).
+fn prefill_lines(
+    o: &twin_vault::twin_rules::Outcome,
+    skip: &[String],
+    edits: &[(String, String)],
+) -> Result<Vec<(String, serde_json::Value)>, Failure> {
+    use twin_vault::twin_rules::LineResult;
+    for line in skip.iter().chain(edits.iter().map(|(l, _)| l)) {
+        if !o.prefill.iter().any(|l| &l.line == line) {
+            let known: Vec<&str> = o.prefill.iter().map(|l| l.line.as_str()).collect();
+            return Err(fail(
+                "invalid-line",
+                format!(
+                    "{} has no line {line}; its lines are {}",
+                    o.title,
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for l in &o.prefill {
+        let LineResult::Proposed { value, .. } = &l.result else {
+            continue;
+        };
+        if skip.contains(&l.line) {
+            continue;
+        }
+        let value = match edits.iter().find(|(line, _)| line == &l.line) {
+            None => value.clone(),
+            Some((_, text)) if value.is_number() => {
+                let n: f64 = text.replace([',', '£'], "").parse().map_err(|_| {
+                    fail(
+                        "invalid-line",
+                        format!(
+                            "line {} ({}) needs a number, like 18500.50",
+                            l.line, l.label
+                        ),
+                    )
+                })?;
+                serde_json::json!(n)
+            }
+            Some((_, text)) => serde_json::Value::String(text.clone()),
+        };
+        out.push((l.line.clone(), value));
+    }
+    Ok(out)
+}
+
+/// One decision re-checked: what it found, in plain words.
+fn print_decision(c: &twin_vault::DecisionCheck) {
+    println!(
+        "{} from {} ({}):",
+        c.benefit,
+        c.agency_name,
+        twin_vault::human_date(c.issued_at)
+    );
+    match (&c.agreement, &c.problem) {
+        (Some(a), _) => {
+            println!("  {}", a.words);
+            for cr in &a.evidence.criteria {
+                println!("  - {}", cr.explanation);
+            }
+            println!(
+                "  Rule: {} version {} ({})",
+                a.evidence.title, a.evidence.version, a.evidence.source
+            );
+        }
+        (None, Some(p)) => println!("  Could not check this decision: {p}."),
+        (None, None) => {}
+    }
+    if c.values_changed {
+        println!(
+            "  Your details have changed since you shared them; this check used the details in your twin now."
+        );
+    }
+}
+
 /// One outcome: its summary, criterion by criterion, and what is missing.
 fn print_outcome(o: &twin_vault::twin_rules::Outcome) {
     use twin_vault::twin_rules::{CriterionResult, Status};
@@ -1918,6 +2151,21 @@ fn print_outcome(o: &twin_vault::twin_rules::Outcome) {
             CriterionResult::CouldNotCheck { .. } => "could not check: ",
         };
         println!("  - {mark}{}", c.explanation);
+    }
+    for l in &o.prefill {
+        use twin_vault::twin_rules::LineResult;
+        match &l.result {
+            LineResult::Proposed { shown, .. } => {
+                println!("  line {} {}: {shown}", l.line, l.label)
+            }
+            LineResult::Undecided { hint, .. } => {
+                println!("  line {} {}: missing: {hint}", l.line, l.label)
+            }
+            LineResult::CouldNotCheck { why } => {
+                println!("  line {} {}: could not check: {why}", l.line, l.label)
+            }
+            LineResult::NotApplicable => {}
+        }
     }
     if let Some(r) = o.reminder.as_ref().filter(|r| r.in_window) {
         println!("  Reminder (due {}): {}", r.due, r.message);

@@ -368,6 +368,7 @@ mod tests {
         "personal.preferences.contact_channel",
         "government.tax.reference",
         "government.tax.annual_income",
+        "government.tax.return_lines",
         "government.licences.driving.number",
         "government.licences.driving.expires",
         "health.gp_practice",

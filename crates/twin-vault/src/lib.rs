@@ -49,7 +49,7 @@ pub use exchange::{
     Outgoing, PendingRefresh, ReceiptImport, ReceiptKind, SeqRange,
 };
 pub use requests::RequestSummary;
-pub use rules::PackSummary;
+pub use rules::{DecisionCheck, PackSummary, RuleShare};
 pub use sharing::{
     AgencySummary, GrantState, GrantSummary, RecordSummary, ShareRequest, Shared, human_date,
     trust_list,

@@ -1208,10 +1208,16 @@ mod rules {
             .find(|o| o.rule.to_string() == "pension-credit")
             .unwrap();
         assert_eq!(pc.status, twin_rules::Status::Applies);
-        let (agency, purpose, fields) = v.rule_share("pension-credit", today()).unwrap();
-        assert_eq!(agency.as_str(), "sandbox-benefits");
-        assert_eq!(purpose, pc.purpose);
-        assert_eq!(fields, pc.fields_read.iter().cloned().collect::<Vec<_>>());
+        let plan = v.rule_share("pension-credit", today()).unwrap();
+        assert_eq!(plan.agency.as_str(), "sandbox-benefits");
+        assert_eq!(plan.purpose, pc.purpose);
+        assert_eq!(
+            plan.fields,
+            pc.fields_read
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        );
 
         let audit: Vec<String> = v.audit().unwrap().into_iter().map(|a| a.line).collect();
         let evaluated: Vec<_> = audit

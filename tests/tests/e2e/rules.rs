@@ -220,4 +220,149 @@ fn a_citizen_adds_a_signed_pack_gets_explained_suggestions_and_applies() {
     want.sort();
     got.sort();
     assert_eq!(got, want, "{grant}");
+
+    // The agency refuses, citing the rule: the shared values meet every criterion, so
+    // the citizen's twin says the refusal does not follow from the published rule.
+    let grant_id = grant["grant_id"].as_str().expect("a grant id");
+    let refusal = root.join("refusal.json");
+    std::fs::write(
+        &refusal,
+        r#"{"benefit": "Pension Credit", "decision": "refused", "effective_from": "2026-12-07",
+            "reason": "Income too high.",
+            "rule": {"pack": "benefits", "id": "pension-credit", "version": 1}}"#,
+    )
+    .expect("write");
+    agency(
+        &dir,
+        &[
+            "issue",
+            "--grant",
+            grant_id,
+            "--type",
+            "benefit-award/v1",
+            "--body",
+            refusal.to_str().expect("utf-8"),
+        ],
+    );
+    w.ok(&["--sandbox", "sync"]);
+    let checks = w.ok(&["decisions", "--json"]).json();
+    let check = &checks[0];
+    assert_eq!(check["agreement"]["verdict"], "disagree", "{checks}");
+    assert_eq!(check["values_changed"], false, "{checks}");
+    assert_eq!(
+        check["agreement"]["evidence"]["values_used"]["government.tax.annual_income"], 9000.0,
+        "{checks}"
+    );
+    let said = w.ok(&["decisions"]).stdout;
+    assert!(
+        said.contains(
+            "The agency refused, but by its own published rule Pension Credit (version 1)"
+        ) && said.contains("< £218.15"),
+        "{said}"
+    );
+
+    // Once the income changes, the check says it used the values in the twin now.
+    w.ok(&["set", "government.tax.annual_income", "40000"]);
+    let checks = w.ok(&["decisions", "--json"]).json();
+    assert_eq!(checks[0]["values_changed"], true, "{checks}");
+    assert_eq!(checks[0]["agreement"]["verdict"], "agree", "{checks}");
+}
+
+#[test]
+fn a_citizen_accepts_a_prefilled_tax_return_line_by_line_and_shares_only_those_lines() {
+    use crate::agency::Server;
+    use crate::common::World;
+
+    let w = World::new();
+    w.init();
+    let root = w.root().to_path_buf();
+    let dir = root.join("tax-agency");
+    let port = crate::agency::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let purposes = pack_path("tax.purposes.json");
+    agency(
+        &dir,
+        &[
+            "init",
+            "--name",
+            "Sandbox Tax Office",
+            "--id",
+            "sandbox-tax",
+            "--sandbox",
+            "--endpoint",
+            &url,
+            "--purposes",
+            purposes.to_str().expect("utf-8 path"),
+        ],
+    );
+    let _server = Server::start_on(&dir, port);
+    let signed = root.join("tax.twinrules");
+    sign(&dir, &pack_path("tax.json"), &signed);
+    w.ok(&["--sandbox", "agency", "add", &url]);
+    w.ok(&["rules", "add", signed.to_str().expect("utf-8 path")]);
+
+    // Without a tax reference the return cannot be pre-filled: undecided, with a hint.
+    let line = w
+        .run(&["prefill", "self-assessment"])
+        .fails_with("nothing-to-prefill")
+        .to_owned();
+    assert!(line.contains("Add your tax reference"), "{line}");
+
+    w.ok(&["set", "government.tax.reference", "AB123456C"]);
+    w.ok(&["set", "government.tax.annual_income", "18250.50"]);
+    let shown = w.ok(&["prefill", "self-assessment"]).stdout;
+    assert!(
+        shown.contains("line 1.1 Tax reference: AB123456C") && shown.contains("line 1.4"),
+        "{shown}"
+    );
+
+    // A line the form does not have, and a word where a number belongs: refused, and
+    // nothing is kept.
+    w.run(&["prefill", "self-assessment", "--skip", "9.9", "--accept"])
+        .fails_with("invalid-line");
+    w.run(&[
+        "prefill",
+        "self-assessment",
+        "--set",
+        "1.4=lots",
+        "--accept",
+    ])
+    .fails_with("invalid-line");
+    assert_eq!(w.get("government.tax.return_lines"), None);
+
+    // Leave out the allowance, correct the yearly income, send.
+    let sent = w
+        .ok(&[
+            "--sandbox",
+            "prefill",
+            "self-assessment",
+            "--skip",
+            "2.1",
+            "--set",
+            "1.4=18500",
+            "--send",
+            "--json",
+        ])
+        .json();
+    assert_eq!(
+        sent["fields"],
+        serde_json::json!(["government.tax.return_lines"]),
+        "{sent}"
+    );
+    let kept = w.get("government.tax.return_lines").expect("kept");
+    let lines: Vec<(&str, &serde_json::Value)> = kept
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|l| (l["line"].as_str().expect("line"), &l["value"]))
+        .collect();
+    assert!(lines.iter().all(|(l, _)| *l != "2.1"), "{kept}");
+    assert!(
+        lines.contains(&("1.4", &serde_json::json!(18500.0))),
+        "{kept}"
+    );
+    assert!(
+        lines.contains(&("1.1", &serde_json::json!("AB123456C"))),
+        "{kept}"
+    );
 }

@@ -39,7 +39,22 @@ export type CitizenTwinDesktopAppWhatTheWindowAndTheAppSCommandsExchange =
   | Activity
   | DeletionSummary
   | DeleteInput
-  | DeleteReport;
+  | DeleteReport
+  | PackSummary
+  | RuleKind
+  | RuleStatus
+  | CriterionOutcome
+  | LineOutcome
+  | ReminderOutcome
+  | Outcome
+  | Verdict
+  | Evidence
+  | Agreement
+  | DecisionCheck
+  | WhatIf
+  | ForYou
+  | RuleShare
+  | PrefillLineInput;
 export type Category = "personal" | "government" | "health" | "social";
 export type FieldKind = "text" | "integer" | "number" | "list";
 export type GrantState =
@@ -89,6 +104,12 @@ export type Delivery =
   | {
       by: "paper";
     };
+export type RuleKind = "eligibility" | "prefill" | "reminder";
+/**
+ * How a rule came out: applies (every criterion met; a reminder: due in its window), does_not_apply, undecided (a value is missing or unavailable), could_not_check (a fault in the rule).
+ */
+export type RuleStatus = "applies" | "does_not_apply" | "undecided" | "could_not_check";
+export type Verdict = "agree" | "disagree" | "undecided" | "could_not_check";
 
 /**
  * What a failed command hands the UI: a stable code and a plain message.
@@ -305,4 +326,142 @@ export interface DeleteInput {
 export interface DeleteReport {
   removed: string[];
   removed_folder: boolean;
+}
+/**
+ * A rule pack kept in the vault: signed by an agency the citizen added.
+ */
+export interface PackSummary {
+  publisher: string;
+  publisher_name: string;
+  pack: string;
+  version: number;
+  title: string;
+  rules: number;
+}
+/**
+ * One criterion, explained: 'Age 67 ≥ 66 ✓', or what to add (undecided), or why it could not be checked.
+ */
+export interface CriterionOutcome {
+  name: string;
+  result: "met" | "not_met" | "undecided" | "could_not_check";
+  missing?: string[];
+  unavailable?: string[];
+  missing_records?: string[];
+  hint?: string;
+  why?: string;
+  explanation: string;
+  fields_read: string[];
+}
+/**
+ * One pre-filled line of a form: a proposed value (value, shown) or why there is none.
+ */
+export interface LineOutcome {
+  line: string;
+  label: string;
+  result: "proposed" | "not_applicable" | "undecided" | "could_not_check";
+  value?: unknown;
+  shown?: string;
+  missing?: string[];
+  unavailable?: string[];
+  missing_records?: string[];
+  hint?: string;
+  why?: string;
+  fields_read: string[];
+}
+export interface ReminderOutcome {
+  due: string;
+  days_left: number;
+  in_window: boolean;
+  message: string;
+}
+/**
+ * What one rule says to this citizen, worked out on this computer.
+ */
+export interface Outcome {
+  publisher: string;
+  pack: string;
+  rule: string;
+  version: number;
+  kind: RuleKind;
+  title: string;
+  summary: string;
+  source: string;
+  purpose: string;
+  status: RuleStatus;
+  criteria: CriterionOutcome[];
+  explanation: string;
+  fields_read: string[];
+  records_read: string[];
+  prefill: LineOutcome[];
+  reminder: ReminderOutcome | null;
+}
+/**
+ * What a re-check rests on: the rule, the day, each criterion and the shared values it read.
+ */
+export interface Evidence {
+  publisher: string;
+  pack: string;
+  rule: string;
+  version: number;
+  title: string;
+  source: string;
+  decided_on: string;
+  criteria: CriterionOutcome[];
+  explanation: string;
+  values_used: {};
+}
+export interface Agreement {
+  verdict: Verdict;
+  decision: "awarded" | "refused";
+  words: string;
+  evidence: Evidence;
+}
+/**
+ * An agency's decision (a benefit-award/v1 record citing a rule) re-checked against the published rule on the values shared: agreement, or the problem that stopped the check. values_changed: the twin's values differ from what was last sent, and the check used the values in the twin now.
+ */
+export interface DecisionCheck {
+  record: string;
+  agency: string;
+  agency_name: string;
+  benefit: string;
+  issued_at: number;
+  agreement: Agreement | null;
+  problem: string | null;
+  values_changed: boolean;
+}
+/**
+ * A 'what if' value: the field's path and the value as typed; the twin is not changed.
+ */
+export interface WhatIf {
+  path: string;
+  value: string;
+}
+/**
+ * The 'For you' page: every rule of every pack worked out now (with the what-if values when what_if), and the decisions re-checked.
+ */
+export interface ForYou {
+  packs: PackSummary[];
+  outcomes: Outcome[];
+  decisions: DecisionCheck[];
+  what_if: boolean;
+}
+/**
+ * A share made from a rule, for the citizen to review before it is made: exactly the fields the rule read (or, from a pre-fill, the accepted return lines), to the agency that published it, for the rule's purpose; records are the types it may send back.
+ */
+export interface RuleShare {
+  rule: string;
+  title: string;
+  agency: string;
+  agency_name: string;
+  purpose: string;
+  purpose_words: string;
+  fields: string[];
+  records: string[];
+}
+/**
+ * One pre-filled line the citizen accepted, with the value as proposed or as edited.
+ */
+export interface PrefillLineInput {
+  line: string;
+  value: unknown;
 }

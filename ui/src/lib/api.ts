@@ -15,12 +15,16 @@ import type {
   DeletionSummary,
   Delivery,
   EraseReport,
+  ForYou,
   GrantSummary,
   HistoryEntry,
+  PackSummary,
+  PrefillLineInput,
   RecordSummary,
   RecoveryCodeView,
   RequestSummary,
   Revoked,
+  RuleShare,
   Settings,
   ShareInput,
   ShareOutcome,
@@ -28,6 +32,7 @@ import type {
   SyncReport,
   TwinView,
   UiError,
+  WhatIf,
 } from "./api-types";
 
 export type * from "./api-types";
@@ -115,6 +120,14 @@ export const api = {
   accessReceipts: (id: string) => call<AccessReceipt[]>("access_receipts", { id }),
   revoke: (id: string) => call<Revoked>("revoke", { id }),
   sync: () => call<SyncReport>("sync"),
+
+  // "For you": rules from signed rule packs, worked out on this computer. With what-if
+  // values the twin is not changed (ForYou.what_if is then true).
+  forYou: (whatIf: WhatIf[]) => call<ForYou>("for_you", { whatIf }),
+  addRulePack: (path: string) => call<PackSummary>("add_rule_pack", { path }),
+  ruleShare: (rule: string) => call<RuleShare>("rule_share", { rule }),
+  acceptPrefill: (rule: string, lines: PrefillLineInput[]) =>
+    call<RuleShare>("accept_prefill", { rule, lines }),
 
   activity: () => call<Activity>("activity"),
   changePassphrase: (current: string, next: string) =>

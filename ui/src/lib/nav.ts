@@ -1,6 +1,7 @@
 // The screens of the unlocked app, in the order the navigation lists them.
 export const screens = [
   { id: "twin", label: "My twin" },
+  { id: "foryou", label: "For you" },
   { id: "records", label: "Records" },
   { id: "requests", label: "Requests" },
   { id: "sharing", label: "Sharing" },

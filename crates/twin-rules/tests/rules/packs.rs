@@ -535,3 +535,37 @@ fn outcomes_serialise_for_the_app() {
         json!(["government.tax.annual_income", "personal.date_of_birth"])
     );
 }
+
+/// Each sandbox agency's card (its purposes file, for `twin-agency init --purposes`)
+/// lists every purpose its pack's rules use, with the fields those rules read: a share
+/// made from a rule is then never over-asking. The only extra field is where accepted
+/// pre-filled lines are kept, which a pre-fill's share holds.
+#[test]
+fn sandbox_cards_list_each_rule_purpose_with_exactly_its_fields() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/rules");
+    for (name, json) in [("benefits", BENEFITS), ("tax", TAX), ("health", HEALTH)] {
+        let file = dir.join(format!("{name}.purposes.json"));
+        let card: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for (code, fields) in load(json).purposes() {
+            let listed = card
+                .iter()
+                .find(|p| p["code"] == code.as_str())
+                .unwrap_or_else(|| panic!("{name}.purposes.json lacks the purpose {code}"));
+            let listed: std::collections::BTreeSet<FieldPath> = listed["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| FieldPath::parse(f.as_str().unwrap()).unwrap())
+                .collect();
+            let extra: Vec<&FieldPath> = listed.difference(&fields).collect();
+            assert!(
+                fields.is_subset(&listed)
+                    && extra
+                        .iter()
+                        .all(|f| f.as_str() == "government.tax.return_lines"),
+                "{name}/{code}: the card lists {listed:?}, the rules read {fields:?}"
+            );
+        }
+    }
+}
