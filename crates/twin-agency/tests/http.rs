@@ -631,7 +631,7 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 // 1. The protocol's test vectors, over HTTP
 // ---------------------------------------------------------------------------------------
 
-/// Vectors of messages the agency never receives (cards, records, receipts, requests,
+/// Vectors of messages the agency never receives (cards, records, receipts, requests, rule packs,
 /// key-file settings): the citizen's side checks them, `crates/twin-protocol/tests`.
 const CITIZEN_SIDE: &[&str] = &[
     "fail_card_bad_signature",
@@ -642,6 +642,9 @@ const CITIZEN_SIDE: &[&str] = &[
     "fail_record_type_outside_scope",
     "fail_request_expired",
     "fail_revoked_anchor_key",
+    "fail_rules_bad_signature",
+    "fail_rules_expired_key",
+    "fail_rules_wrong_publisher",
     "fail_untrusted_anchor",
 ];
 

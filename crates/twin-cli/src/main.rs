@@ -1304,7 +1304,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return Err(fail("invalid-days", "--days is 1 to 90"));
             }
             let trust = trust(&cli_trust, sandbox)?;
-            let mut v = open(&dir, &mut secrets)?;
+            let v = open(&dir, &mut secrets)?;
             let plan = v.rule_share(&rule, today())?;
             if !json {
                 println!(
@@ -1314,27 +1314,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     plan.fields.join(", ")
                 );
             }
-            let req = twin_vault::ShareRequest {
-                agency: plan.agency,
-                fields: plan.fields,
-                purpose: plan.purpose,
-                duration_secs: days.saturating_mul(86_400),
-                records: plan.records,
-                records_secs: 90 * 86_400,
-                single_use: false,
+            let how = HandOver {
+                send,
+                out: out.as_deref(),
+                json,
             };
-            let shared = v.share(&req, &trust)?;
-            let sent = if send {
-                Some(send_now(&mut v, &trust, shared.summary.id)?)
-            } else {
-                None
-            };
-            v.lock()?;
-            let text = !send && out.is_none();
-            hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
-            if let Some(r) = &sent {
-                refused_share(r)?;
-            }
+            share_rule_plan(v, &trust, plan, days, &how)?;
         }
         Command::Prefill {
             rule,
@@ -1415,27 +1400,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     plan.purpose_words
                 );
             }
-            let req = twin_vault::ShareRequest {
-                agency: plan.agency,
-                fields: plan.fields,
-                purpose: plan.purpose,
-                duration_secs: days.saturating_mul(86_400),
-                records: plan.records,
-                records_secs: 90 * 86_400,
-                single_use: false,
+            let how = HandOver {
+                send,
+                out: out.as_deref(),
+                json,
             };
-            let shared = v.share(&req, &trust)?;
-            let sent = if send {
-                Some(send_now(&mut v, &trust, shared.summary.id)?)
-            } else {
-                None
-            };
-            v.lock()?;
-            let text = !send && out.is_none();
-            hand_over(&shared, out.as_deref(), text, json, sent.as_ref())?;
-            if let Some(r) = &sent {
-                refused_share(r)?;
-            }
+            share_rule_plan(v, &trust, plan, days, &how)?;
         }
         Command::Decisions { json } => {
             let mut v = open(&dir, &mut secrets)?;
@@ -2053,6 +2023,46 @@ fn read_import(file: &std::path::Path) -> Result<String, Failure> {
 /// Today, in UTC.
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
+}
+
+/// How a share made from a rule is handed over: sent now, saved to a file, or printed.
+struct HandOver<'a> {
+    send: bool,
+    out: Option<&'a std::path::Path>,
+    json: bool,
+}
+
+/// Makes the share a rule (or an accepted pre-fill) planned, for `days` days, locks the
+/// vault and hands the share over as asked.
+fn share_rule_plan(
+    mut v: twin_vault::Vault,
+    trust: &twin_vault::TrustList,
+    plan: twin_vault::RuleShare,
+    days: i64,
+    how: &HandOver<'_>,
+) -> Result<(), Failure> {
+    let req = twin_vault::ShareRequest {
+        agency: plan.agency,
+        fields: plan.fields,
+        purpose: plan.purpose,
+        duration_secs: days.saturating_mul(86_400),
+        records: plan.records,
+        records_secs: 90 * 86_400,
+        single_use: false,
+    };
+    let shared = v.share(&req, trust)?;
+    let sent = if how.send {
+        Some(send_now(&mut v, trust, shared.summary.id)?)
+    } else {
+        None
+    };
+    v.lock()?;
+    let text = !how.send && how.out.is_none();
+    hand_over(&shared, how.out, text, how.json, sent.as_ref())?;
+    if let Some(r) = &sent {
+        refused_share(r)?;
+    }
+    Ok(())
 }
 
 /// The lines of a pre-fill the citizen accepts: every proposed line but those skipped,
