@@ -302,7 +302,10 @@ impl Vault {
             .evaluate_rule(r.id(), &facts, today)
             .ok_or_else(|| refused(format!("{} could not be worked out", r.title())))?;
         let mut lines = Vec::new();
-        for (line, value) in accepted {
+        for (i, (line, value)) in accepted.iter().enumerate() {
+            if accepted[..i].iter().any(|(seen, _)| seen == line) {
+                return Err(refused(format!("line {line} was accepted twice")));
+            }
             let proposed = outcome
                 .prefill
                 .iter()

@@ -1170,6 +1170,83 @@ mod rules {
         serde_json::to_vec(&v).unwrap()
     }
 
+    /// A vault with the sandbox agency added, and its signing key.
+    fn vault_with_agency(d: &std::path::Path) -> (Vault, KeyPair, twin_protocol::AgencyCard) {
+        let (mut v, _) = Vault::init(d, &pass(P)).unwrap();
+        let agency_key = KeyPair::generate();
+        let card = card(&agency_key);
+        let trust = trust_list(None, true).unwrap();
+        v.add_agency(&card.sign("sandbox-anchor", &sandbox_anchor()).0, &trust)
+            .unwrap();
+        (v, agency_key, card)
+    }
+
+    #[test]
+    fn accepted_prefill_lines_are_checked_kept_and_alone_in_the_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut v, key, card) = vault_with_agency(&dir.path().join("v"));
+        // The sample tax pack, published by this test's agency.
+        let mut tax: serde_json::Value =
+            serde_json::from_str(include_str!("../../../packaging/rules/tax.json")).unwrap();
+        tax["publisher"] = card.agency.as_str().into();
+        let signed = twin_protocol::sign_rule_pack(&serde_json::to_vec(&tax).unwrap(), "k1", &key);
+        v.add_rule_pack(&signed, today()).unwrap();
+        v.set("government.tax.reference", "AB123456C", None)
+            .unwrap();
+        v.set("government.tax.annual_income", "18250.5", None)
+            .unwrap();
+        let line = |l: &str, value: serde_json::Value| (l.to_owned(), value);
+
+        for (lines, says) in [
+            (vec![], "at least one line"),
+            (
+                vec![line("1.1", json!("AB123456C")), line("1.1", json!("XY"))],
+                "accepted twice",
+            ),
+            (vec![line("1.4", json!("lots"))], "needs a number"),
+            // From an employer's statement the twin does not hold: nothing proposed.
+            (vec![line("1.2", json!(1000.0))], "no value to accept"),
+            (vec![line("9.9", json!(1.0))], "no value to accept"),
+        ] {
+            let e = v
+                .accept_prefill("self-assessment", &lines, today())
+                .unwrap_err();
+            assert_eq!(e.code(), "rule-pack-refused");
+            assert!(e.to_string().contains(says), "{e}");
+            assert_eq!(v.get("government.tax.return_lines").unwrap(), None);
+        }
+        let e = v
+            .accept_prefill(
+                "below-personal-allowance",
+                &[line("1.1", json!("x"))],
+                today(),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("not a pre-fill rule"), "{e}");
+
+        let plan = v
+            .accept_prefill(
+                "self-assessment",
+                &[line("1.1", json!("AB123456C")), line("1.4", json!(18500.0))],
+                today(),
+            )
+            .unwrap();
+        assert_eq!(plan.fields, vec!["government.tax.return_lines".to_owned()]);
+        assert_eq!(plan.agency, card.agency);
+        assert!(plan.records.is_empty());
+        let kept = v.get("government.tax.return_lines").unwrap().unwrap();
+        let kept: Vec<(&str, &serde_json::Value)> = kept
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["line"].as_str().unwrap(), &l["value"]))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![("1.1", &json!("AB123456C")), ("1.4", &json!(18500.0))]
+        );
+    }
+
     #[test]
     fn packs_are_verified_against_the_pinned_card_kept_by_version_and_evaluated_quietly() {
         let dir = tempfile::tempdir().unwrap();
