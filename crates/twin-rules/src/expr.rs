@@ -229,9 +229,9 @@ impl Expr {
         })
     }
 
-    /// Evaluates against `ctx`. A panic inside the interpreter (it has `todo!()`s for
-    /// cases the load-time checks are meant to exclude) is caught and reported as
-    /// [`EvalError::Stopped`], never propagated.
+    /// Evaluates against `ctx`. A panic inside the interpreter (some of its branches are
+    /// unfinished and panic, for cases the load-time checks are meant to exclude) is
+    /// caught and reported as [`EvalError::Stopped`], never propagated.
     pub(crate) fn eval(&self, ctx: &Context<'_>) -> Result<Value, EvalError> {
         match catch_unwind(AssertUnwindSafe(|| Value::resolve(&self.ast, ctx))) {
             Ok(Ok(v)) => Ok(v),
