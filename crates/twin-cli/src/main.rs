@@ -308,18 +308,8 @@ enum Command {
     Apply {
         /// The rule's id, as `twin suggest --json` shows it (e.g. pension-credit)
         rule: String,
-        /// Send the share to the agency over the internet now
-        #[arg(long)]
-        send: bool,
-        /// Save the share to this file, to hand over
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// How many days the agency may read the fields (at most 90)
-        #[arg(long, default_value_t = 30)]
-        days: i64,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        how: HandOver,
     },
     /// Accept a pre-filled form (a tax return) line by line, and share the accepted lines
     /// with the agency that published the rule
@@ -335,21 +325,12 @@ enum Command {
         /// Use this value for a line instead of the one proposed (repeatable)
         #[arg(long, value_name = "LINE=VALUE")]
         set: Vec<String>,
-        /// Keep the accepted lines in your twin and make the share
+        /// Keep the accepted lines in your twin and make the share (also implied by
+        /// --send and --out)
         #[arg(long)]
         accept: bool,
-        /// Accept, then send the share to the agency over the internet now
-        #[arg(long)]
-        send: bool,
-        /// Accept, then save the share to this file, to hand over
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// How many days the agency may read the lines (at most 90)
-        #[arg(long, default_value_t = 30)]
-        days: i64,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        how: HandOver,
     },
     /// Decisions agencies sent you, checked against the published rules they cite, on the
     /// values you shared; any disagreement is explained, with the evidence for an appeal
@@ -1293,20 +1274,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Command::Apply {
-            rule,
-            send,
-            out,
-            days,
-            json,
-        } => {
-            if !(1..=90).contains(&days) {
-                return Err(fail("invalid-days", "--days is 1 to 90"));
-            }
+        Command::Apply { rule, how } => {
+            let days = how.days()?;
             let trust = trust(&cli_trust, sandbox)?;
             let v = open(&dir, &mut secrets)?;
             let plan = v.rule_share(&rule, today())?;
-            if !json {
+            if !how.json {
                 println!(
                     "Sharing with {} for '{}', for {days} day(s), exactly the fields rule {rule} reads: {}",
                     plan.agency_name,
@@ -1314,11 +1287,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     plan.fields.join(", ")
                 );
             }
-            let how = HandOver {
-                send,
-                out: out.as_deref(),
-                json,
-            };
             share_rule_plan(v, &trust, plan, days, &how)?;
         }
         Command::Prefill {
@@ -1326,14 +1294,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             skip,
             set,
             accept,
-            send,
-            out,
-            days,
-            json,
+            how,
         } => {
-            if !(1..=90).contains(&days) {
-                return Err(fail("invalid-days", "--days is 1 to 90"));
-            }
+            let days = how.days()?;
             let edits = set
                 .iter()
                 .map(|t| {
@@ -1377,9 +1340,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ));
             }
             let lines = prefill_lines(&outcome, &skip, &edits)?;
-            if !(accept || send || out.is_some()) {
+            if !(accept || how.send || how.out.is_some()) {
                 v.lock()?;
-                if json {
+                if how.json {
                     print_json(&outcome.prefill);
                 } else {
                     print_outcome(&outcome);
@@ -1391,7 +1354,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let trust = trust(&cli_trust, sandbox)?;
             let plan = v.accept_prefill(&rule, &lines, today())?;
-            if !json {
+            if !how.json {
                 println!(
                     "Kept {} line(s) of {} in your twin; sharing them with {} for '{}', for {days} day(s).",
                     lines.len(),
@@ -1400,11 +1363,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     plan.purpose_words
                 );
             }
-            let how = HandOver {
-                send,
-                out: out.as_deref(),
-                json,
-            };
             share_rule_plan(v, &trust, plan, days, &how)?;
         }
         Command::Decisions { json } => {
@@ -2026,10 +1984,31 @@ fn today() -> time::Date {
 }
 
 /// How a share made from a rule is handed over: sent now, saved to a file, or printed.
-struct HandOver<'a> {
+#[derive(Debug, clap::Args)]
+struct HandOver {
+    /// Send the share to the agency over the internet now
+    #[arg(long)]
     send: bool,
-    out: Option<&'a std::path::Path>,
+    /// Save the share to this file, to hand over
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// How many days the agency may read what is shared (at most 90)
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Print JSON
+    #[arg(long)]
     json: bool,
+}
+
+impl HandOver {
+    /// `--days`, checked.
+    fn days(&self) -> Result<i64, Failure> {
+        if (1..=90).contains(&self.days) {
+            Ok(self.days)
+        } else {
+            Err(fail("invalid-days", "--days is 1 to 90"))
+        }
+    }
 }
 
 /// Makes the share a rule (or an accepted pre-fill) planned, for `days` days, locks the
@@ -2039,7 +2018,7 @@ fn share_rule_plan(
     trust: &twin_vault::TrustList,
     plan: twin_vault::RuleShare,
     days: i64,
-    how: &HandOver<'_>,
+    how: &HandOver,
 ) -> Result<(), Failure> {
     let req = twin_vault::ShareRequest {
         agency: plan.agency,
@@ -2058,7 +2037,7 @@ fn share_rule_plan(
     };
     v.lock()?;
     let text = !how.send && how.out.is_none();
-    hand_over(&shared, how.out, text, how.json, sent.as_ref())?;
+    hand_over(&shared, how.out.as_deref(), text, how.json, sent.as_ref())?;
     if let Some(r) = &sent {
         refused_share(r)?;
     }

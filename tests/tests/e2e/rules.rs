@@ -85,31 +85,43 @@ fn sign(dir: &Path, pack: &Path, out: &Path) {
     );
 }
 
+/// A sandbox agency `name` (`id`) set up under `root` and served on loopback, with
+/// `purposes` on its card (else the sandbox set): its folder, its address and the server.
+fn serve_agency(
+    root: &Path,
+    name: &str,
+    id: &str,
+    purposes: Option<&Path>,
+) -> (PathBuf, String, crate::agency::Server) {
+    let dir = root.join(id);
+    let port = crate::agency::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut args = vec![
+        "init",
+        "--name",
+        name,
+        "--id",
+        id,
+        "--sandbox",
+        "--endpoint",
+        &url,
+    ];
+    if let Some(p) = purposes {
+        args.extend(["--purposes", p.to_str().expect("utf-8 path")]);
+    }
+    agency(&dir, &args);
+    let server = crate::agency::Server::start_on(&dir, port);
+    (dir, url, server)
+}
+
 #[test]
 fn a_citizen_adds_a_signed_pack_gets_explained_suggestions_and_applies() {
-    use crate::agency::Server;
     use crate::common::World;
 
     let w = World::new();
     w.init();
     let root = w.root().to_path_buf();
-    let dir = root.join("agency");
-    let port = crate::agency::free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    agency(
-        &dir,
-        &[
-            "init",
-            "--name",
-            "Sandbox Benefits",
-            "--id",
-            "sandbox-benefits",
-            "--sandbox",
-            "--endpoint",
-            &url,
-        ],
-    );
-    let _server = Server::start_on(&dir, port);
+    let (dir, url, _server) = serve_agency(&root, "Sandbox Benefits", "sandbox-benefits", None);
     let signed = root.join("benefits.twinrules");
     sign(&dir, &pack_path("benefits.json"), &signed);
     let signed_s = signed.to_str().expect("utf-8 path");
@@ -270,32 +282,14 @@ fn a_citizen_adds_a_signed_pack_gets_explained_suggestions_and_applies() {
 
 #[test]
 fn a_citizen_accepts_a_prefilled_tax_return_line_by_line_and_shares_only_those_lines() {
-    use crate::agency::Server;
     use crate::common::World;
 
     let w = World::new();
     w.init();
     let root = w.root().to_path_buf();
-    let dir = root.join("tax-agency");
-    let port = crate::agency::free_port();
-    let url = format!("http://127.0.0.1:{port}");
     let purposes = pack_path("tax.purposes.json");
-    agency(
-        &dir,
-        &[
-            "init",
-            "--name",
-            "Sandbox Tax Office",
-            "--id",
-            "sandbox-tax",
-            "--sandbox",
-            "--endpoint",
-            &url,
-            "--purposes",
-            purposes.to_str().expect("utf-8 path"),
-        ],
-    );
-    let _server = Server::start_on(&dir, port);
+    let (dir, url, _server) =
+        serve_agency(&root, "Sandbox Tax Office", "sandbox-tax", Some(&purposes));
     let signed = root.join("tax.twinrules");
     sign(&dir, &pack_path("tax.json"), &signed);
     w.ok(&["--sandbox", "agency", "add", &url]);
